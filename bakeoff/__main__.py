@@ -1,0 +1,5 @@
+import sys
+
+from bakeoff.cli import main
+
+sys.exit(main())

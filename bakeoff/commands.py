@@ -1,0 +1,135 @@
+"""The ``bakeoff`` subcommands other than ``datagen``: run, workloads, bench, report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import psutil
+
+from bakeoff import paths
+from bakeoff.engines import ENGINE_NAMES, EngineOptions, is_installed
+from bakeoff.errors import InputError
+from bakeoff.runner import Limits, RunRecord, append_to_log
+from workloads import FAMILIES, Unsupported, all_workloads, implementation
+from workloads.spec import Workload
+
+DEFAULT_TIMEOUT_S = 1800.0
+DEFAULT_MEMORY_SHARE = 0.9  # of physical memory, for the whole process tree
+
+
+def select_workloads(names: list[str]) -> list[Workload]:
+    """Workload names, family names (``groupby``) or ``all``, comma-separated or repeated."""
+    known = all_workloads()
+    chosen: list[Workload] = []
+    for name in (part for item in names for part in item.split(",") if part):
+        if name == "all":
+            chosen.extend(known.values())
+        elif name in FAMILIES:
+            chosen.extend(w for w in known.values() if w.family == name)
+        elif name in known:
+            chosen.append(known[name])
+        else:
+            raise InputError(f"unknown workload {name!r}; choose from all, "
+                             f"{', '.join(FAMILIES)}, {', '.join(known)}")
+    return list(dict.fromkeys(chosen))
+
+
+def parse_options(pairs: list[str]) -> dict[str, str]:
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InputError(f"--option takes key=value, not {pair!r}")
+        options[key] = value
+    return options
+
+
+def describe(record: RunRecord) -> str:
+    wall = f"{record.wall_s:.3f} s" if record.wall_s is not None else "-"
+    peak = f"{record.peak_bytes / 2**20:.1f} MiB" if record.peak_bytes is not None else "-"
+    return (f"{record.engine:<7} {record.workload:<12} rows={record.rows:<11} "
+            f"{record.status:<13} {wall:>11} {peak:>12}  {record.detail}")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bakeoff.reference import reference_digest
+    from bakeoff.supervisor import run_supervised
+    from datagen import ensure_dataset
+    from datagen.cli import spec_from_args
+
+    if not is_installed(args.engine):
+        raise InputError(f"{args.engine} is not installed in this environment "
+                         f"(pip install 'bakeoff[{args.engine}]')")
+    workloads = select_workloads(args.workload)
+    if args.timeout <= 0 or (args.memory_limit is not None and args.memory_limit <= 0):
+        raise InputError("--timeout and --memory-limit must be positive")
+    dataset = ensure_dataset(spec_from_args(args), args.data_dir)
+    for workload in workloads:  # computed here, once, so no timed run waits for pandas
+        reference_digest(dataset, workload)
+    memory = (int(args.memory_limit * 2**30) if args.memory_limit is not None
+              else int(psutil.virtual_memory().total * DEFAULT_MEMORY_SHARE))
+    options = EngineOptions(address=args.address, extra=parse_options(args.option))
+    records = run_supervised(args.engine, options, dataset, workloads,
+                             Limits(timeout_s=args.timeout, memory_bytes=memory))
+    for record in records:
+        if not args.no_log:
+            append_to_log(record, paths.run_log())
+        print(record.to_json() if args.json else describe(record), flush=True)
+    return 0 if all(record.status in ("ok", "unsupported") for record in records) else 1
+
+
+def cmd_workloads(args: argparse.Namespace) -> int:
+    workloads = list(all_workloads().values())
+    cells = {(w.name, engine): implementation(engine, w) for w in workloads
+             for engine in ENGINE_NAMES}
+    if args.json:
+        print(json.dumps({
+            w.name: {"question": w.question, "sql": w.sql, "engines": {
+                engine: ("implemented" if not isinstance(cell, Unsupported)
+                         else f"unsupported: {cell.reason}")
+                for engine in ENGINE_NAMES for cell in [cells[w.name, engine]]}}
+            for w in workloads}, indent=2))
+        return 0
+    print(f"{'workload':<12} " + " ".join(f"{engine:<8}" for engine in ENGINE_NAMES)
+          + " question")
+    notes = []
+    for w in workloads:
+        marks = []
+        for engine in ENGINE_NAMES:
+            cell = cells[w.name, engine]
+            if isinstance(cell, Unsupported):
+                notes.append(f"  {engine} {w.name}: unsupported, {cell.reason}")
+            marks.append(f"{'-' if isinstance(cell, Unsupported) else 'yes':<8}")
+        print(f"{w.name:<12} " + " ".join(marks) + f" {w.question}")
+    print("\n".join(notes) if notes else "every cell is implemented")
+    return 0
+
+
+def configure(sub: argparse._SubParsersAction) -> None:
+    from datagen.cli import add_dataset_arguments
+
+    run = sub.add_parser("run", help="run workloads on one engine in this environment")
+    run.add_argument("--engine", required=True, choices=ENGINE_NAMES)
+    run.add_argument("--workload", action="append", required=True,
+                     help="workload, family or 'all'; repeat or separate with commas")
+    add_dataset_arguments(run)
+    run.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
+                     help="seconds per workload before it is recorded as a timeout")
+    run.add_argument("--memory-limit", type=float, default=None, metavar="GIB",
+                     help="process-tree memory limit; default 90%% of physical memory")
+    run.add_argument("--address", default=None,
+                     help="an existing cluster: spark://host:port or tcp://host:port (dask)")
+    run.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                     help="engine-specific option, e.g. engine=streaming for polars")
+    run.add_argument("--json", action="store_true", help="one JSON object per workload")
+    run.add_argument("--no-log", action="store_true",
+                     help=f"do not append to the run log ({paths.run_log().name})")
+    run.set_defaults(handler=cmd_run)
+
+    matrix = sub.add_parser("workloads", help="print the engine x workload matrix")
+    matrix.add_argument("--json", action="store_true")
+    matrix.set_defaults(handler=cmd_workloads)
+
+
+__all__ = ["configure", "select_workloads"]

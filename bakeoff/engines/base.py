@@ -1,0 +1,136 @@
+"""The engine adapter contract: one session per engine, started with documented settings.
+
+An adapter knows how to start and stop its engine on this machine, how to read a dataset
+natively, how to force a result to be fully computed inside the engine (the timed part), and
+how to hand that result over as Arrow for validation (untimed).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import psutil
+import pyarrow as pa
+
+from bakeoff import paths
+from datagen.dataset import Dataset
+
+GIB = 1024**3
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What the machine gives an engine: cores, memory and a directory to spill to."""
+
+    cores: int
+    memory_bytes: int
+    scratch_dir: Path
+
+    @classmethod
+    def detect(cls) -> Resources:
+        return cls(
+            cores=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+            else os.cpu_count() or 1,
+            memory_bytes=psutil.virtual_memory().total,
+            scratch_dir=paths.scratch_dir(),
+        )
+
+    def spill_dir(self, engine: str) -> Path:
+        path = self.scratch_dir / engine
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+@dataclass
+class EngineOptions:
+    """User choices that change how an engine runs; recorded with every result.
+
+    ``address`` points Spark or Dask at an existing cluster (``spark://…``, ``tcp://…``);
+    ``extra`` carries engine-specific switches such as Polars' ``engine=streaming``.
+    """
+
+    address: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class Engine(ABC):
+    name: ClassVar[str]
+    distribution: ClassVar[str]  # the pip distribution whose version we report
+    import_name: ClassVar[str]  # the module the adapter imports
+
+    def __init__(self, resources: Resources | None = None,
+                 options: EngineOptions | None = None) -> None:
+        self.resources = resources or Resources.detect()
+        self.options = options or EngineOptions()
+
+    # -- life cycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        """Import the library, then start the session with the settings :meth:`settings` reports.
+
+        The import happens here, outside every timed region, so no query pays for it.
+        """
+        importlib.import_module(self.import_name)
+        self._start()
+
+    @abstractmethod
+    def _start(self) -> None:
+        """Start the engine's session."""
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Release the session and every process it started."""
+
+    def __enter__(self) -> Engine:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- provenance -------------------------------------------------------------------------
+    def version(self) -> str:
+        return importlib.metadata.version(self.distribution)
+
+    @abstractmethod
+    def settings(self) -> dict[str, Any]:
+        """Every setting that affects performance, as applied (JSON-serializable)."""
+
+    # -- running ----------------------------------------------------------------------------
+    def prepare(self, dataset: Dataset) -> None:  # noqa: B027 - optional hook
+        """Tune per-dataset settings (Spark sizes its shuffle partitions here)."""
+
+    @abstractmethod
+    def scan(self, dataset: Dataset) -> Any:
+        """The dataset as the engine's own (lazy where it can be) table, read from Parquet."""
+
+    @abstractmethod
+    def materialize(self, result: Any) -> Any:
+        """Force ``result`` to be fully computed and held inside the engine. Timed."""
+
+    @abstractmethod
+    def to_arrow(self, materialized: Any) -> pa.Table:
+        """The materialized result as Arrow, for validation. Not timed."""
+
+    def release(self, materialized: Any) -> None:  # noqa: B027 - optional hook
+        """Drop a materialized result that the engine keeps (a cache, a table)."""
+
+    def is_out_of_memory(self, error: BaseException) -> bool:
+        """Whether ``error`` means the engine ran out of memory rather than failed otherwise."""
+        if isinstance(error, MemoryError):
+            return True
+        text = f"{type(error).__name__}: {error}".lower()
+        return any(marker in text for marker in self.out_of_memory_markers)
+
+    out_of_memory_markers: ClassVar[tuple[str, ...]] = ("out of memory", "outofmemory")
+
+
+def memory_limit(resources: Resources, share: float) -> int:
+    """A share of physical memory, in whole MiB, for engines that take an explicit limit."""
+    return int(resources.memory_bytes * share) // (1024**2) * (1024**2)

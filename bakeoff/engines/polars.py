@@ -1,0 +1,51 @@
+"""Polars: a lazy scan of the Parquet files, collected with the engine the user chose.
+
+Polars sizes its thread pool to the cores by itself (``POLARS_MAX_THREADS`` overrides it
+before import); we record the size it uses. The query engine is Polars' default unless the
+option ``engine`` asks for ``streaming`` (out-of-core) or ``in-memory``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+from bakeoff.engines.base import Engine
+from bakeoff.errors import InputError
+from bakeoff.lazy import lazy_import
+from datagen.dataset import Dataset
+
+pl = lazy_import("polars")
+
+COLLECT_ENGINES = ("auto", "in-memory", "streaming")
+
+
+class PolarsEngine(Engine):
+    name = "polars"
+    distribution = "polars"
+    import_name = "polars"
+
+    def _start(self) -> None:
+        self.collect_engine = self.options.extra.get("engine", "auto")
+        if self.collect_engine not in COLLECT_ENGINES:
+            raise InputError(f"polars engine must be one of {', '.join(COLLECT_ENGINES)}, "
+                             f"not {self.collect_engine!r}")
+
+    def stop(self) -> None:
+        pass
+
+    def settings(self) -> dict[str, Any]:
+        return {"threads": pl.thread_pool_size(), "engine": self.collect_engine}
+
+    def scan(self, dataset: Dataset) -> Any:
+        return pl.scan_parquet(dataset.glob, hive_partitioning=dataset.partition_by is not None)
+
+    def materialize(self, result: Any) -> Any:
+        return result.collect(engine=self.collect_engine)
+
+    def to_arrow(self, materialized: Any) -> pa.Table:
+        return materialized.to_arrow()
+
+
+ENGINE = PolarsEngine

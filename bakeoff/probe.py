@@ -1,0 +1,108 @@
+"""Peak memory of a whole process tree, sampled with psutil.
+
+asv's own ``peakmem_`` only sees the benchmark's Python process; the engines we measure
+do their work in a JVM (Spark), in worker processes (Dask) or in native threads. The probe
+sums the resident set size of the process and all of its descendants, so every byte an
+engine holds on our behalf is counted.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+
+import psutil
+
+DEFAULT_INTERVAL_S = 0.02
+
+
+def tree_rss(root: psutil.Process) -> int:
+    """Resident bytes of ``root`` and every live descendant (processes may vanish mid-walk)."""
+    try:
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0
+    total = 0
+    for proc in procs:
+        try:
+            total += proc.memory_info().rss
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return total
+
+
+@dataclass
+class MemoryReport:
+    """What one probed interval used: the peak above the baseline, and how it got there."""
+
+    baseline_bytes: int
+    peak_bytes: int  # peak tree RSS minus the baseline, never negative
+    peak_total_bytes: int
+    samples: int
+    timeline: list[tuple[float, int]] = field(default_factory=list)  # (seconds, tree bytes)
+
+
+class TreeMemoryProbe:
+    """Samples the tree RSS of ``pid`` on a background thread while the ``with`` block runs.
+
+    The baseline is taken on entry, so the peak reported is what the measured work added on top
+    of an already started engine. ``limit_bytes``, when set, makes ``exceeded`` true as soon as
+    a sample of the whole tree goes over it, so a supervisor can stop the run.
+    """
+
+    def __init__(
+        self,
+        pid: int | None = None,
+        interval_s: float = DEFAULT_INTERVAL_S,
+        limit_bytes: int | None = None,
+        on_exceed: callable | None = None,
+    ) -> None:
+        self._root = psutil.Process(pid or os.getpid())
+        self._interval_s = interval_s
+        self._limit_bytes = limit_bytes
+        self._on_exceed = on_exceed
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._timeline: list[tuple[float, int]] = []
+        self._baseline = 0
+        self._peak_total = 0
+        self._t0 = 0.0
+        self.exceeded = False
+        self.report: MemoryReport | None = None
+
+    def _sample(self) -> None:
+        rss = tree_rss(self._root)
+        self._timeline.append((time.perf_counter() - self._t0, rss))
+        self._peak_total = max(self._peak_total, rss)
+        if self._limit_bytes and rss > self._limit_bytes and not self.exceeded:
+            self.exceeded = True
+            if self._on_exceed is not None:
+                self._on_exceed(rss)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            self._sample()
+
+    def __enter__(self) -> TreeMemoryProbe:
+        self._t0 = time.perf_counter()
+        self._baseline = tree_rss(self._root)
+        self._peak_total = self._baseline
+        self._timeline = [(0.0, self._baseline)]
+        self._thread = threading.Thread(target=self._loop, name="bakeoff-memory-probe", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self._sample()  # the final state counts too, however short the run
+        self.report = MemoryReport(
+            baseline_bytes=self._baseline,
+            peak_bytes=max(0, self._peak_total - self._baseline),
+            peak_total_bytes=self._peak_total,
+            samples=len(self._timeline),
+            timeline=self._timeline,
+        )

@@ -1,0 +1,88 @@
+"""Runs workloads in a worker process and turns every way it can end into records.
+
+The worker enforces the time and memory limits itself (see :mod:`bakeoff.runner`); the
+supervisor adds what only a parent can see: a worker killed by a signal (the kernel's OOM
+killer sends SIGKILL), a worker that crashed, and a worker that stopped answering at all.
+After a crash the remaining workloads run in a fresh worker, so one failure never stops a run.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+import psutil
+
+from bakeoff.engines import EngineOptions, create_engine
+from bakeoff.runner import Limits, RunRecord, Status, new_record
+from datagen.dataset import Dataset
+from workloads.spec import Workload
+
+STARTUP_ALLOWANCE_S = 300.0  # engine start (JVM, Dask cluster) before the first workload
+
+
+def _last_line(path: Path) -> str:
+    lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    return lines[-1].strip()[:300] if lines else "no output"
+
+
+def _kill_tree(process: subprocess.Popen) -> None:
+    try:
+        parent = psutil.Process(process.pid)
+        for proc in [*parent.children(recursive=True), parent]:
+            proc.kill()
+    except psutil.Error:
+        pass
+    process.wait()
+
+
+def _crash_detail(returncode: int, log: Path) -> tuple[Status, str]:
+    if returncode == -signal.SIGKILL:
+        return Status.OUT_OF_MEMORY, "worker killed by SIGKILL (the kernel's out-of-memory killer)"
+    if returncode < 0:
+        return Status.ERROR, f"worker died of signal {signal.Signals(-returncode).name}"
+    return Status.ERROR, f"worker exited with code {returncode}: {_last_line(log)}"
+
+
+def run_supervised(engine_name: str, options: EngineOptions, dataset: Dataset,
+                   workloads: list[Workload], limits: Limits) -> list[RunRecord]:
+    """One record per workload, in order, whatever happens to the worker."""
+    engine = create_engine(engine_name, options)  # not started: names version and settings
+    remaining = list(workloads)
+    records: list[RunRecord] = []
+    while remaining:
+        with tempfile.TemporaryDirectory(prefix="bakeoff-run-") as scratch:
+            records_path, log_path = Path(scratch) / "records.jsonl", Path(scratch) / "worker.log"
+            request = {"engine": engine_name, "options": asdict(options),
+                       "dataset": str(dataset.path), "workloads": [w.name for w in remaining],
+                       "limits": asdict(limits), "records": str(records_path)}
+            backstop = (STARTUP_ALLOWANCE_S + len(remaining) * (limits.timeout_s + 60)
+                        if limits.timeout_s else None)
+            with open(log_path, "wb") as log:
+                worker = subprocess.Popen([sys.executable, "-m", "bakeoff.worker"],
+                                          stdin=subprocess.PIPE, stdout=log, stderr=log)
+                worker.stdin.write(json.dumps(request).encode())
+                worker.stdin.close()
+                try:
+                    worker.wait(timeout=backstop)
+                    hung = False
+                except subprocess.TimeoutExpired:
+                    _kill_tree(worker)
+                    hung = True
+            finished = [RunRecord.from_json(line)
+                        for line in records_path.read_text().splitlines()] \
+                if records_path.exists() else []
+            records.extend(finished)
+            done = {record.workload for record in finished}
+            remaining = [w for w in remaining if w.name not in done]
+            if remaining:  # the worker died while running remaining[0]
+                status, detail = (
+                    (Status.TIMEOUT, f"worker stopped answering within {backstop:g} s")
+                    if hung else _crash_detail(worker.returncode, log_path))
+                records.append(new_record(engine, remaining.pop(0), dataset, status, detail))
+    return records

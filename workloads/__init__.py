@@ -1,0 +1,64 @@
+"""The workload registry: every question, and every engine's answer to it.
+
+A family's questions live in ``workloads/<family>/__init__.py`` as ``WORKLOADS``; each engine
+answers them in ``workloads/<family>/<engine>.py``, which maps workload names to functions in
+``QUERIES`` and, where an engine cannot answer, names the reason in ``UNSUPPORTED``. The
+modules import their engine lazily, so the whole matrix can be listed from any environment.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from workloads.spec import Workload
+
+FAMILIES: tuple[str, ...] = ("groupby",)
+
+# An implementation takes the started engine and the dataset and returns the engine's own
+# (usually lazy) result; the engine adapter materializes it inside the timed region.
+Implementation = Callable[[Any, Any], Any]
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    reason: str
+
+
+def _family_module(family: str) -> ModuleType:
+    return importlib.import_module(f"workloads.{family}")
+
+
+def all_workloads() -> dict[str, Workload]:
+    return {w.name: w for family in FAMILIES for w in _family_module(family).WORKLOADS}
+
+
+def get_workload(name: str) -> Workload:
+    workloads = all_workloads()
+    if name not in workloads:
+        raise KeyError(f"unknown workload {name!r}; known: {', '.join(workloads)}")
+    return workloads[name]
+
+
+def implementation(engine: str, workload: Workload) -> Implementation | Unsupported:
+    """The engine's function for this workload, or why it has none."""
+    try:
+        module = importlib.import_module(f"workloads.{workload.family}.{engine}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"workloads.{workload.family}.{engine}":
+            raise
+        return Unsupported(f"no {workload.family} module for {engine}")
+    unsupported: dict[str, str] = getattr(module, "UNSUPPORTED", {})
+    if workload.name in unsupported:
+        return Unsupported(unsupported[workload.name])
+    queries: dict[str, Implementation] = module.QUERIES
+    if workload.name not in queries:
+        return Unsupported(f"{engine} has no implementation of {workload.name} yet")
+    return queries[workload.name]
+
+
+__all__ = ["FAMILIES", "Unsupported", "Workload", "all_workloads", "get_workload",
+           "implementation"]

@@ -1,0 +1,39 @@
+"""A workload is one question, defined once: what it reads, what it asks, how it is checked.
+
+Every engine answers the same :class:`Workload`; the canonical SQL states the question without
+ambiguity, and ``reference`` answers it independently with pandas (none of the engines under
+test), so that a wrong answer is caught rather than timed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# The canonical SQL reads the dataset as this table name.
+TABLE_ALIAS = "x"
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str  # "<family>_<id>", e.g. "groupby_q1"
+    family: str  # "groupby", later "join", "window", "ml"
+    table: str  # which generated table the question reads
+    question: str  # one plain sentence for people
+    sql: str  # the canonical statement, over the table ``x``
+    columns: tuple[str, ...]  # the result's columns, in order
+    keys: tuple[str, ...]  # the columns that identify a result row
+    input_columns: tuple[str, ...]  # what the reference needs to read
+    reference: Callable[[pd.DataFrame], pd.DataFrame]  # the independent answer
+    rel_tol: float = 1e-9  # sums and floats within this relative tolerance
+
+    def __post_init__(self) -> None:
+        if not self.name.startswith(f"{self.family}_"):
+            raise ValueError(f"workload {self.name!r} must be named {self.family}_<id>")
+        missing = set(self.keys) - set(self.columns)
+        if missing:
+            raise ValueError(f"{self.name}: keys {sorted(missing)} are not result columns")
