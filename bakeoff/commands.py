@@ -53,10 +53,11 @@ def describe(record: RunRecord) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from datagen.cli import spec_from_args
+
     from bakeoff.reference import reference_digest
     from bakeoff.supervisor import run_supervised
     from datagen import ensure_dataset
-    from datagen.cli import spec_from_args
 
     if not is_installed(args.engine):
         raise InputError(f"{args.engine} is not installed in this environment "

@@ -10,6 +10,7 @@ cannot be interrupted politely.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import enum
 import functools
@@ -141,10 +142,8 @@ def kill_children() -> None:
     """Kill every descendant of this process (JVM, Dask workers) before we exit."""
     children = psutil.Process().children(recursive=True)
     for child in children:
-        try:
+        with contextlib.suppress(psutil.Error):
             child.kill()
-        except psutil.Error:
-            pass
     psutil.wait_procs(children, timeout=10)
 
 

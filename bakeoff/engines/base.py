@@ -11,7 +11,6 @@ import importlib
 import importlib.metadata
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -76,8 +75,14 @@ class Engine(ABC):
 
         The import happens here, outside every timed region, so no query pays for it.
         """
+        for variable, value in self.environment().items():
+            os.environ.setdefault(variable, value)  # an explicit user setting wins
         importlib.import_module(self.import_name)
         self._start()
+
+    def environment(self) -> dict[str, str]:
+        """Environment variables the library reads at import time (thread pools)."""
+        return {}
 
     @abstractmethod
     def _start(self) -> None:

@@ -1,7 +1,7 @@
 """Polars: a lazy scan of the Parquet files, collected with the engine the user chose.
 
-Polars sizes its thread pool to the cores by itself (``POLARS_MAX_THREADS`` overrides it
-before import); we record the size it uses. The query engine is Polars' default unless the
+Polars' thread pool is sized with ``POLARS_MAX_THREADS`` = cores before import (a value the
+user set wins); we record the size it actually uses. The query engine is Polars' default unless the
 option ``engine`` asks for ``streaming`` (out-of-core) or ``in-memory``.
 """
 
@@ -25,6 +25,9 @@ class PolarsEngine(Engine):
     name = "polars"
     distribution = "polars"
     import_name = "polars"
+
+    def environment(self) -> dict[str, str]:
+        return {"POLARS_MAX_THREADS": str(self.resources.cores)}
 
     def _start(self) -> None:
         self.collect_engine = self.options.extra.get("engine", "auto")
