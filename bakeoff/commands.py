@@ -30,8 +30,10 @@ def select_workloads(names: list[str]) -> list[Workload]:
         elif name in known:
             chosen.append(known[name])
         else:
-            raise InputError(f"unknown workload {name!r}; choose from all, "
-                             f"{', '.join(FAMILIES)}, {', '.join(known)}")
+            raise InputError(
+                f"unknown workload {name!r}; choose from all, "
+                f"{', '.join(FAMILIES)}, {', '.join(known)}"
+            )
     return list(dict.fromkeys(chosen))
 
 
@@ -48,8 +50,10 @@ def parse_options(pairs: list[str]) -> dict[str, str]:
 def describe(record: RunRecord) -> str:
     wall = f"{record.wall_s:.3f} s" if record.wall_s is not None else "-"
     peak = f"{record.peak_bytes / 2**20:.1f} MiB" if record.peak_bytes is not None else "-"
-    return (f"{record.engine:<7} {record.workload:<12} rows={record.rows:<11} "
-            f"{record.status:<13} {wall:>11} {peak:>12}  {record.detail}")
+    return (
+        f"{record.engine:<7} {record.workload:<12} rows={record.rows:<11} "
+        f"{record.status:<13} {wall:>11} {peak:>12}  {record.detail}"
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -60,19 +64,29 @@ def cmd_run(args: argparse.Namespace) -> int:
     from datagen import ensure_dataset
 
     if not is_installed(args.engine):
-        raise InputError(f"{args.engine} is not installed in this environment "
-                         f"(pip install 'bakeoff[{args.engine}]')")
+        raise InputError(
+            f"{args.engine} is not installed in this environment "
+            f"(pip install 'bakeoff[{args.engine}]')"
+        )
     workloads = select_workloads(args.workload)
     if args.timeout <= 0 or (args.memory_limit is not None and args.memory_limit <= 0):
         raise InputError("--timeout and --memory-limit must be positive")
     dataset = ensure_dataset(spec_from_args(args), args.data_dir)
     for workload in workloads:  # computed here, once, so no timed run waits for pandas
         reference_digest(dataset, workload)
-    memory = (int(args.memory_limit * 2**30) if args.memory_limit is not None
-              else int(psutil.virtual_memory().total * DEFAULT_MEMORY_SHARE))
+    memory = (
+        int(args.memory_limit * 2**30)
+        if args.memory_limit is not None
+        else int(psutil.virtual_memory().total * DEFAULT_MEMORY_SHARE)
+    )
     options = EngineOptions(address=args.address, extra=parse_options(args.option))
-    records = run_supervised(args.engine, options, dataset, workloads,
-                             Limits(timeout_s=args.timeout, memory_bytes=memory))
+    records = run_supervised(
+        args.engine,
+        options,
+        dataset,
+        workloads,
+        Limits(timeout_s=args.timeout, memory_bytes=memory),
+    )
     for record in records:
         if not args.no_log:
             append_to_log(record, paths.run_log())
@@ -82,18 +96,33 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_workloads(args: argparse.Namespace) -> int:
     workloads = list(all_workloads().values())
-    cells = {(w.name, engine): implementation(engine, w) for w in workloads
-             for engine in ENGINE_NAMES}
+    cells = {
+        (w.name, engine): implementation(engine, w) for w in workloads for engine in ENGINE_NAMES
+    }
     if args.json:
-        print(json.dumps({
-            w.name: {"question": w.question, "sql": w.sql, "engines": {
-                engine: ("implemented" if not isinstance(cell, Unsupported)
-                         else f"unsupported: {cell.reason}")
-                for engine in ENGINE_NAMES for cell in [cells[w.name, engine]]}}
-            for w in workloads}, indent=2))
+        print(
+            json.dumps(
+                {
+                    w.name: {
+                        "question": w.question,
+                        "sql": w.sql,
+                        "engines": {
+                            engine: (
+                                "implemented"
+                                if not isinstance(cell, Unsupported)
+                                else f"unsupported: {cell.reason}"
+                            )
+                            for engine in ENGINE_NAMES
+                            for cell in [cells[w.name, engine]]
+                        },
+                    }
+                    for w in workloads
+                },
+                indent=2,
+            )
+        )
         return 0
-    print(f"{'workload':<12} " + " ".join(f"{engine:<8}" for engine in ENGINE_NAMES)
-          + " question")
+    print(f"{'workload':<12} " + " ".join(f"{engine:<8}" for engine in ENGINE_NAMES) + " question")
     notes = []
     for w in workloads:
         marks = []
@@ -112,25 +141,54 @@ def configure(sub: argparse._SubParsersAction) -> None:
 
     run = sub.add_parser("run", help="run workloads on one engine in this environment")
     run.add_argument("--engine", required=True, choices=ENGINE_NAMES)
-    run.add_argument("--workload", action="append", required=True,
-                     help="workload, family or 'all'; repeat or separate with commas")
+    run.add_argument(
+        "--workload",
+        action="append",
+        required=True,
+        help="workload, family or 'all'; repeat or separate with commas",
+    )
     add_dataset_arguments(run)
-    run.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
-                     help="seconds per workload before it is recorded as a timeout")
-    run.add_argument("--memory-limit", type=float, default=None, metavar="GIB",
-                     help="process-tree memory limit; default 90%% of physical memory")
-    run.add_argument("--address", default=None,
-                     help="an existing cluster: spark://host:port or tcp://host:port (dask)")
-    run.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                     help="engine-specific option, e.g. engine=streaming for polars")
+    run.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_S,
+        help="seconds per workload before it is recorded as a timeout",
+    )
+    run.add_argument(
+        "--memory-limit",
+        type=float,
+        default=None,
+        metavar="GIB",
+        help="process-tree memory limit; default 90%% of physical memory",
+    )
+    run.add_argument(
+        "--address",
+        default=None,
+        help="an existing cluster: spark://host:port or tcp://host:port (dask)",
+    )
+    run.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="engine-specific option, e.g. engine=streaming for polars",
+    )
     run.add_argument("--json", action="store_true", help="one JSON object per workload")
-    run.add_argument("--no-log", action="store_true",
-                     help=f"do not append to the run log ({paths.run_log().name})")
+    run.add_argument(
+        "--no-log",
+        action="store_true",
+        help=f"do not append to the run log ({paths.run_log().name})",
+    )
     run.set_defaults(handler=cmd_run)
 
     matrix = sub.add_parser("workloads", help="print the engine x workload matrix")
     matrix.add_argument("--json", action="store_true")
     matrix.set_defaults(handler=cmd_workloads)
+
+    from bakeoff import bench, report
+
+    bench.configure(sub)
+    report.configure(sub)
 
 
 __all__ = ["configure", "select_workloads"]

@@ -31,10 +31,12 @@ def reference_path(dataset: Dataset, workload: Workload) -> Path:
 
 def compute_reference(dataset: Dataset, workload: Workload) -> Digest:
     """Answer the workload with pandas over the dataset's Parquet files."""
-    source = pds.dataset(dataset.path, format="parquet",
-                         partitioning="hive" if dataset.partition_by else None)
+    source = pds.dataset(
+        dataset.path, format="parquet", partitioning="hive" if dataset.partition_by else None
+    )
     frame = source.to_table(columns=list(workload.input_columns)).to_pandas(
-        types_mapper=pd.ArrowDtype)
+        types_mapper=pd.ArrowDtype
+    )
     answer = workload.reference(frame)
     return digest_table(pa.Table.from_pandas(answer, preserve_index=False), workload)
 
@@ -52,8 +54,14 @@ def reference_digest(dataset: Dataset, workload: Workload) -> Digest | None:
                 return Digest.from_dict(stored["digest"])
         digest = compute_reference(dataset, workload)
         partial = path.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_text(json.dumps({"dataset_checksum": dataset.checksum,
-                                       "computed_with": f"pandas {pd.__version__}",
-                                       "digest": digest.to_dict()}))
+        partial.write_text(
+            json.dumps(
+                {
+                    "dataset_checksum": dataset.checksum,
+                    "computed_with": f"pandas {pd.__version__}",
+                    "digest": digest.to_dict(),
+                }
+            )
+        )
         os.replace(partial, path)
         return digest

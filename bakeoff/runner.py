@@ -92,15 +92,22 @@ def provenance() -> dict[str, Any]:
     if not commit:
         try:
             commit = subprocess.run(
-                ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
-                cwd=Path(bakeoff.__file__).parent, check=True).stdout.strip()
+                ["git", "rev-parse", "HEAD"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                cwd=Path(bakeoff.__file__).parent,
+                check=True,
+            ).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             commit = "unknown"
     cpu = platform.processor()
     try:
         with open("/proc/cpuinfo") as info:
-            cpu = next((line.split(":", 1)[1].strip() for line in info
-                        if line.startswith("model name")), cpu)
+            cpu = next(
+                (line.split(":", 1)[1].strip() for line in info if line.startswith("model name")),
+                cpu,
+            )
     except OSError:
         pass
     return {
@@ -116,21 +123,39 @@ def provenance() -> dict[str, Any]:
 
 
 def dataset_info(dataset: Dataset) -> dict[str, Any]:
-    return {"name": dataset.name, "path": str(dataset.path), "checksum": dataset.checksum,
-            "bytes": dataset.size_bytes}
+    return {
+        "name": dataset.name,
+        "path": str(dataset.path),
+        "checksum": dataset.checksum,
+        "bytes": dataset.size_bytes,
+    }
 
 
-def new_record(engine: Engine, workload: Workload, dataset: Dataset, status: Status,
-               detail: str = "", **fields: Any) -> RunRecord:
+def new_record(
+    engine: Engine,
+    workload: Workload,
+    dataset: Dataset,
+    status: Status,
+    detail: str = "",
+    **fields: Any,
+) -> RunRecord:
     try:
         settings = engine.settings()
     except Exception:  # the engine never started: no settings to report
         settings = {}
     return RunRecord(
-        engine=engine.name, version=engine.version(), settings=settings,
-        workload=workload.name, rows=dataset.rows, status=str(status), detail=detail,
-        dataset=dataset_info(dataset), provenance=provenance(),
-        started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), **fields)
+        engine=engine.name,
+        version=engine.version(),
+        settings=settings,
+        workload=workload.name,
+        rows=dataset.rows,
+        status=str(status),
+        detail=detail,
+        dataset=dataset_info(dataset),
+        provenance=provenance(),
+        started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        **fields,
+    )
 
 
 def _thin(timeline: list[tuple[float, int]]) -> list[tuple[float, int]]:
@@ -166,8 +191,10 @@ class _Watchdog:
     def arm(self, timeout_s: float | None) -> None:
         if timeout_s:
             self._timer = threading.Timer(
-                timeout_s, self.abort,
-                args=(Status.TIMEOUT, f"no result after the {timeout_s:g} s time limit"))
+                timeout_s,
+                self.abort,
+                args=(Status.TIMEOUT, f"no result after the {timeout_s:g} s time limit"),
+            )
             self._timer.daemon = True
             self._timer.start()
 
@@ -176,10 +203,17 @@ class _Watchdog:
             self._timer.cancel()
 
 
-def run_workload(engine: Engine, workload: Workload, dataset: Dataset, *,
-                 reference: Digest | None, limits: Limits = Limits(),
-                 emit: Callable[[RunRecord], None] = lambda record: None) -> RunRecord:
+def run_workload(
+    engine: Engine,
+    workload: Workload,
+    dataset: Dataset,
+    *,
+    reference: Digest | None,
+    limits: Limits = Limits(),
+    emit: Callable[[RunRecord], None] = lambda record: None,
+) -> RunRecord:
     """Run, time, probe and validate one workload on a started engine; emit its record."""
+
     def finish(status: Status, detail: str = "", **fields: Any) -> RunRecord:
         record = new_record(engine, workload, dataset, status, detail, **fields)
         emit(record)
@@ -189,13 +223,19 @@ def run_workload(engine: Engine, workload: Workload, dataset: Dataset, *,
     if isinstance(query, Unsupported):
         return finish(Status.UNSUPPORTED, query.reason)
 
-    watchdog = _Watchdog(emit, lambda status, detail: new_record(
-        engine, workload, dataset, status, detail))
+    watchdog = _Watchdog(
+        emit, lambda status, detail: new_record(engine, workload, dataset, status, detail)
+    )
     limit = limits.memory_bytes
-    probe = TreeMemoryProbe(limit_bytes=limit, on_exceed=lambda rss: watchdog.abort(
-        Status.OUT_OF_MEMORY,
-        f"process tree reached {rss / 2**30:.1f} GiB, over the {limit / 2**30:.1f} GiB limit"
-        if limit else ""))
+    probe = TreeMemoryProbe(
+        limit_bytes=limit,
+        on_exceed=lambda rss: watchdog.abort(
+            Status.OUT_OF_MEMORY,
+            f"process tree reached {rss / 2**30:.1f} GiB, over the {limit / 2**30:.1f} GiB limit"
+            if limit
+            else "",
+        ),
+    )
     materialized = None
     try:
         engine.prepare(dataset)
@@ -211,23 +251,36 @@ def run_workload(engine: Engine, workload: Workload, dataset: Dataset, *,
         return finish(status, first_line(error))
 
     memory = probe.report
-    measured = {"wall_s": wall_s, "peak_bytes": memory.peak_bytes,
-                "memory_timeline": _thin(memory.timeline)}
+    measured = {
+        "wall_s": wall_s,
+        "peak_bytes": memory.peak_bytes,
+        "memory_timeline": _thin(memory.timeline),
+    }
     try:
         digest = digest_table(engine.to_arrow(materialized), workload)
     except Exception as error:
-        return finish(Status.ERROR, f"reading the result back failed: {first_line(error)}",
-                      **measured)
+        return finish(
+            Status.ERROR, f"reading the result back failed: {first_line(error)}", **measured
+        )
     finally:
         engine.release(materialized)
     if reference is None:
-        return finish(Status.OK, "not validated: no reference answer at this scale",
-                      digest=digest.to_dict(), **measured)
+        return finish(
+            Status.OK,
+            "not validated: no reference answer at this scale",
+            digest=digest.to_dict(),
+            **measured,
+        )
     problem = compare(digest, reference, workload.rel_tol)
     if problem:
         return finish(Status.WRONG_ANSWER, problem, digest=digest.to_dict(), **measured)
-    return finish(Status.OK, "matches the pandas reference", digest=digest.to_dict(),
-                  validated=True, **measured)
+    return finish(
+        Status.OK,
+        "matches the pandas reference",
+        digest=digest.to_dict(),
+        validated=True,
+        **measured,
+    )
 
 
 def append_to_log(record: RunRecord, log: Path) -> None:

@@ -49,8 +49,13 @@ def _crash_detail(returncode: int, log: Path) -> tuple[Status, str]:
     return Status.ERROR, f"worker exited with code {returncode}: {_last_line(log)}"
 
 
-def run_supervised(engine_name: str, options: EngineOptions, dataset: Dataset,
-                   workloads: list[Workload], limits: Limits) -> list[RunRecord]:
+def run_supervised(
+    engine_name: str,
+    options: EngineOptions,
+    dataset: Dataset,
+    workloads: list[Workload],
+    limits: Limits,
+) -> list[RunRecord]:
     """One record per workload, in order, whatever happens to the worker."""
     engine = create_engine(engine_name, options)  # not started: names version and settings
     remaining = list(workloads)
@@ -58,14 +63,26 @@ def run_supervised(engine_name: str, options: EngineOptions, dataset: Dataset,
     while remaining:
         with tempfile.TemporaryDirectory(prefix="bakeoff-run-") as scratch:
             records_path, log_path = Path(scratch) / "records.jsonl", Path(scratch) / "worker.log"
-            request = {"engine": engine_name, "options": asdict(options),
-                       "dataset": str(dataset.path), "workloads": [w.name for w in remaining],
-                       "limits": asdict(limits), "records": str(records_path)}
-            backstop = (STARTUP_ALLOWANCE_S + len(remaining) * (limits.timeout_s + 60)
-                        if limits.timeout_s else None)
+            request = {
+                "engine": engine_name,
+                "options": asdict(options),
+                "dataset": str(dataset.path),
+                "workloads": [w.name for w in remaining],
+                "limits": asdict(limits),
+                "records": str(records_path),
+            }
+            backstop = (
+                STARTUP_ALLOWANCE_S + len(remaining) * (limits.timeout_s + 60)
+                if limits.timeout_s
+                else None
+            )
             with open(log_path, "wb") as log:
-                worker = subprocess.Popen([sys.executable, "-m", "bakeoff.worker"],
-                                          stdin=subprocess.PIPE, stdout=log, stderr=log)
+                worker = subprocess.Popen(
+                    [sys.executable, "-m", "bakeoff.worker"],
+                    stdin=subprocess.PIPE,
+                    stdout=log,
+                    stderr=log,
+                )
                 worker.stdin.write(json.dumps(request).encode())
                 worker.stdin.close()
                 try:
@@ -74,15 +91,19 @@ def run_supervised(engine_name: str, options: EngineOptions, dataset: Dataset,
                 except subprocess.TimeoutExpired:
                     _kill_tree(worker)
                     hung = True
-            finished = [RunRecord.from_json(line)
-                        for line in records_path.read_text().splitlines()] \
-                if records_path.exists() else []
+            finished = (
+                [RunRecord.from_json(line) for line in records_path.read_text().splitlines()]
+                if records_path.exists()
+                else []
+            )
             records.extend(finished)
             done = {record.workload for record in finished}
             remaining = [w for w in remaining if w.name not in done]
             if remaining:  # the worker died while running remaining[0]
                 status, detail = (
                     (Status.TIMEOUT, f"worker stopped answering within {backstop:g} s")
-                    if hung else _crash_detail(worker.returncode, log_path))
+                    if hung
+                    else _crash_detail(worker.returncode, log_path)
+                )
                 records.append(new_record(engine, remaining.pop(0), dataset, status, detail))
     return records

@@ -50,19 +50,28 @@ def _sort_key(row: list[Any]) -> tuple:
 
 def digest_table(table: pa.Table, workload: Workload) -> Digest:
     """Digest an engine's result; columns are taken in the workload's order when present."""
-    names = list(workload.columns) if set(table.column_names) == set(workload.columns) \
+    names = (
+        list(workload.columns)
+        if set(table.column_names) == set(workload.columns)
         else table.column_names
+    )
     columns = {name: _plain(table.column(name)) for name in names}
     sums: dict[str, float | int | None] = {}
     for name, column in columns.items():
-        if pa.types.is_integer(column.type) or pa.types.is_floating(column.type) \
-                or pa.types.is_decimal(column.type):
+        if (
+            pa.types.is_integer(column.type)
+            or pa.types.is_floating(column.type)
+            or pa.types.is_decimal(column.type)
+        ):
             total = pc.sum(column).as_py()
             sums[name] = float(total) if pa.types.is_decimal(column.type) else total
     sorted_rows = None
     if table.num_rows <= FULL_RESULT_MAX_ROWS:
-        rows = [list(row) for row in zip(*(col.to_pylist() for col in columns.values()),
-                                         strict=True)] if columns else []
+        rows = (
+            [list(row) for row in zip(*(col.to_pylist() for col in columns.values()), strict=True)]
+            if columns
+            else []
+        )
         key_positions = [names.index(key) for key in workload.keys if key in names]
         sorted_rows = sorted(rows, key=lambda row: _sort_key([row[i] for i in key_positions]))
     return Digest(rows=table.num_rows, columns=names, sums=sums, sorted_rows=sorted_rows)
@@ -90,9 +99,12 @@ def compare(actual: Digest, expected: Digest, rel_tol: float) -> str | None:
             return f"sum of {name} is {got!r}, expected {want!r} (relative tolerance {rel_tol:g})"
     if actual.sorted_rows is not None and expected.sorted_rows is not None:
         for position, (got_row, want_row) in enumerate(
-                zip(actual.sorted_rows, expected.sorted_rows, strict=True)):
+            zip(actual.sorted_rows, expected.sorted_rows, strict=True)
+        ):
             for name, got, want in zip(expected.columns, got_row, want_row, strict=True):
                 if not _close(got, want, rel_tol):
-                    return (f"row {position} (sorted by key) column {name} is {got!r}, "
-                            f"expected {want!r}")
+                    return (
+                        f"row {position} (sorted by key) column {name} is {got!r}, "
+                        f"expected {want!r}"
+                    )
     return None

@@ -35,13 +35,26 @@ def main() -> int:
         engine.start()
     except Exception as error:  # e.g. no Java for Spark: every workload reports why
         for workload in workloads:
-            emit(new_record(engine, workload, dataset, Status.ERROR,
-                            f"{engine.name} did not start: {first_line(error)}"))
+            emit(
+                new_record(
+                    engine,
+                    workload,
+                    dataset,
+                    Status.ERROR,
+                    f"{engine.name} did not start: {first_line(error)}",
+                )
+            )
         return 0
     try:
         for workload in workloads:
-            run_workload(engine, workload, dataset, limits=limits, emit=emit,
-                         reference=reference_digest(dataset, workload))
+            run_workload(
+                engine,
+                workload,
+                dataset,
+                limits=limits,
+                emit=emit,
+                reference=reference_digest(dataset, workload),
+            )
     finally:
         engine.stop()
     return 0

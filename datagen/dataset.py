@@ -28,8 +28,9 @@ def parse_rows(text: str | int) -> int:
     try:
         value = float(key) if any(c in key for c in ".e") else int(key)
     except ValueError:
-        raise ValueError(f"rows must be a number like 1e7 or one of {sorted(NAMED_SCALES)}, "
-                         f"not {text!r}") from None
+        raise ValueError(
+            f"rows must be a number like 1e7 or one of {sorted(NAMED_SCALES)}, not {text!r}"
+        ) from None
     if value != int(value):
         raise ValueError(f"rows must be a whole number, not {text!r}")
     return int(value)

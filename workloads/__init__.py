@@ -60,5 +60,4 @@ def implementation(engine: str, workload: Workload) -> Implementation | Unsuppor
     return queries[workload.name]
 
 
-__all__ = ["FAMILIES", "Unsupported", "Workload", "all_workloads", "get_workload",
-           "implementation"]
+__all__ = ["FAMILIES", "Unsupported", "Workload", "all_workloads", "get_workload", "implementation"]

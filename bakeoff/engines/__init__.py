@@ -22,10 +22,18 @@ def is_installed(name: str) -> bool:
     return importlib.util.find_spec(engine_class(name).import_name) is not None
 
 
-def create_engine(name: str, options: EngineOptions | None = None,
-                  resources: Resources | None = None) -> Engine:
+def create_engine(
+    name: str, options: EngineOptions | None = None, resources: Resources | None = None
+) -> Engine:
     return engine_class(name)(resources=resources, options=options)
 
 
-__all__ = ["ENGINE_NAMES", "Engine", "EngineOptions", "Resources", "create_engine",
-           "engine_class", "is_installed"]
+__all__ = [
+    "ENGINE_NAMES",
+    "Engine",
+    "EngineOptions",
+    "Resources",
+    "create_engine",
+    "engine_class",
+    "is_installed",
+]

@@ -35,7 +35,8 @@ class Resources:
     @classmethod
     def detect(cls) -> Resources:
         return cls(
-            cores=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+            cores=len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
             else os.cpu_count() or 1,
             memory_bytes=psutil.virtual_memory().total,
             scratch_dir=paths.scratch_dir(),
@@ -64,8 +65,9 @@ class Engine(ABC):
     distribution: ClassVar[str]  # the pip distribution whose version we report
     import_name: ClassVar[str]  # the module the adapter imports
 
-    def __init__(self, resources: Resources | None = None,
-                 options: EngineOptions | None = None) -> None:
+    def __init__(
+        self, resources: Resources | None = None, options: EngineOptions | None = None
+    ) -> None:
         self.resources = resources or Resources.detect()
         self.options = options or EngineOptions()
 

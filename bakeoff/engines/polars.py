@@ -32,8 +32,10 @@ class PolarsEngine(Engine):
     def _start(self) -> None:
         self.collect_engine = self.options.extra.get("engine", "auto")
         if self.collect_engine not in COLLECT_ENGINES:
-            raise InputError(f"polars engine must be one of {', '.join(COLLECT_ENGINES)}, "
-                             f"not {self.collect_engine!r}")
+            raise InputError(
+                f"polars engine must be one of {', '.join(COLLECT_ENGINES)}, "
+                f"not {self.collect_engine!r}"
+            )
 
     def stop(self) -> None:
         pass

@@ -40,8 +40,9 @@ def java_major_version() -> int:
     home = os.environ.get("JAVA_HOME")
     java = str(Path(home) / "bin" / "java") if home else shutil.which("java")
     if not java or not Path(java).exists():
-        raise JavaMissing(f"Spark needs Java {MIN_JAVA}+ and found no java "
-                          "(install a JDK or set JAVA_HOME)")
+        raise JavaMissing(
+            f"Spark needs Java {MIN_JAVA}+ and found no java (install a JDK or set JAVA_HOME)"
+        )
     banner = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
     match = re.search(r'version "(\d+)(?:\.(\d+))?', banner)
     if not match:
@@ -63,8 +64,7 @@ class SparkEngine(Engine):
             raise JavaMissing(f"Spark needs Java {MIN_JAVA}+, found Java {major}")
         self._conf = {
             "spark.master": self.options.address or f"local[{self.resources.cores}]",
-            "spark.driver.memory":
-                f"{memory_limit(self.resources, DRIVER_MEMORY_SHARE) // 1024**2}m",
+            "spark.driver.memory": f"{memory_limit(self.resources, DRIVER_MEMORY_SHARE) // 1024**2}m",
             "spark.sql.adaptive.enabled": "true",
             "spark.sql.adaptive.coalescePartitions.enabled": "true",
             "spark.sql.shuffle.partitions": str(self._shuffle_partitions(0)),
@@ -84,8 +84,11 @@ class SparkEngine(Engine):
         self.session.stop()
 
     def settings(self) -> dict[str, Any]:
-        return {**self._conf, "spark.sql.shuffle.partitions":
-                self.session.conf.get("spark.sql.shuffle.partitions"), "java": self._java}
+        return {
+            **self._conf,
+            "spark.sql.shuffle.partitions": self.session.conf.get("spark.sql.shuffle.partitions"),
+            "java": self._java,
+        }
 
     def _shuffle_partitions(self, input_bytes: int) -> int:
         """At least two tasks per core, more when the input is large; AQE coalesces the rest."""
@@ -94,8 +97,9 @@ class SparkEngine(Engine):
         return max(per_core, math.ceil(by_size / per_core) * per_core)
 
     def prepare(self, dataset: Dataset) -> None:
-        self.session.conf.set("spark.sql.shuffle.partitions",
-                              str(self._shuffle_partitions(dataset.size_bytes)))
+        self.session.conf.set(
+            "spark.sql.shuffle.partitions", str(self._shuffle_partitions(dataset.size_bytes))
+        )
 
     def scan(self, dataset: Dataset) -> Any:
         return self.session.read.parquet(str(dataset.path))

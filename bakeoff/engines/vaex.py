@@ -35,9 +35,13 @@ class VaexEngine(Engine):
 
     def settings(self) -> dict[str, Any]:
         main = vaex.settings.main
-        return {"threads": main.thread_count, "io_threads": main.thread_count_io,
-                "chunk_size": main.chunk.size, "chunk_size_min": main.chunk.size_min,
-                "chunk_size_max": main.chunk.size_max}
+        return {
+            "threads": main.thread_count,
+            "io_threads": main.thread_count_io,
+            "chunk_size": main.chunk.size,
+            "chunk_size_min": main.chunk.size_min,
+            "chunk_size_max": main.chunk.size_max,
+        }
 
     def scan(self, dataset: Dataset) -> Any:
         if dataset.partition_by:

@@ -25,8 +25,9 @@ def _groupby(frame: pd.DataFrame, keys: list[str], aggs: dict[str, str]) -> pd.D
     return pd.DataFrame(columns).reset_index()
 
 
-def _spec(number: int, question: str, sql: str, keys: tuple[str, ...],
-          aggs: dict[str, str]) -> Workload:
+def _spec(
+    number: int, question: str, sql: str, keys: tuple[str, ...], aggs: dict[str, str]
+) -> Workload:
     return Workload(
         name=f"groupby_q{number}",
         family="groupby",
@@ -41,19 +42,39 @@ def _spec(number: int, question: str, sql: str, keys: tuple[str, ...],
 
 
 WORKLOADS: tuple[Workload, ...] = (
-    _spec(1, "sum v1 by id1 (few large groups)",
-          "SELECT id1, sum(v1) AS v1 FROM x GROUP BY id1",
-          ("id1",), {"v1": "sum"}),
-    _spec(2, "sum v1 by id1, id2 (K^2 groups)",
-          "SELECT id1, id2, sum(v1) AS v1 FROM x GROUP BY id1, id2",
-          ("id1", "id2"), {"v1": "sum"}),
-    _spec(3, "sum v1 and mean v3 by id3 (N/K groups, string key)",
-          "SELECT id3, sum(v1) AS v1, avg(v3) AS v3 FROM x GROUP BY id3",
-          ("id3",), {"v1": "sum", "v3": "mean"}),
-    _spec(4, "mean v1, v2, v3 by id4 (few groups, integer key)",
-          "SELECT id4, avg(v1) AS v1, avg(v2) AS v2, avg(v3) AS v3 FROM x GROUP BY id4",
-          ("id4",), {"v1": "mean", "v2": "mean", "v3": "mean"}),
-    _spec(5, "sum v1, v2, v3 by id6 (N/K groups, integer key)",
-          "SELECT id6, sum(v1) AS v1, sum(v2) AS v2, sum(v3) AS v3 FROM x GROUP BY id6",
-          ("id6",), {"v1": "sum", "v2": "sum", "v3": "sum"}),
+    _spec(
+        1,
+        "sum v1 by id1 (few large groups)",
+        "SELECT id1, sum(v1) AS v1 FROM x GROUP BY id1",
+        ("id1",),
+        {"v1": "sum"},
+    ),
+    _spec(
+        2,
+        "sum v1 by id1, id2 (K^2 groups)",
+        "SELECT id1, id2, sum(v1) AS v1 FROM x GROUP BY id1, id2",
+        ("id1", "id2"),
+        {"v1": "sum"},
+    ),
+    _spec(
+        3,
+        "sum v1 and mean v3 by id3 (N/K groups, string key)",
+        "SELECT id3, sum(v1) AS v1, avg(v3) AS v3 FROM x GROUP BY id3",
+        ("id3",),
+        {"v1": "sum", "v3": "mean"},
+    ),
+    _spec(
+        4,
+        "mean v1, v2, v3 by id4 (few groups, integer key)",
+        "SELECT id4, avg(v1) AS v1, avg(v2) AS v2, avg(v3) AS v3 FROM x GROUP BY id4",
+        ("id4",),
+        {"v1": "mean", "v2": "mean", "v3": "mean"},
+    ),
+    _spec(
+        5,
+        "sum v1, v2, v3 by id6 (N/K groups, integer key)",
+        "SELECT id6, sum(v1) AS v1, sum(v2) AS v2, sum(v3) AS v3 FROM x GROUP BY id6",
+        ("id6",),
+        {"v1": "sum", "v2": "sum", "v3": "sum"},
+    ),
 )

@@ -31,5 +31,4 @@ def q5(engine, dataset):
     return _aggregate(engine, dataset, ["id6"], {"v1": "sum", "v2": "sum", "v3": "sum"})
 
 
-QUERIES = {"groupby_q1": q1, "groupby_q2": q2, "groupby_q3": q3, "groupby_q4": q4,
-           "groupby_q5": q5}
+QUERIES = {"groupby_q1": q1, "groupby_q2": q2, "groupby_q3": q3, "groupby_q4": q4, "groupby_q5": q5}

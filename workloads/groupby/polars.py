@@ -27,5 +27,4 @@ def q5(engine, dataset):
     return engine.scan(dataset).group_by("id6").agg(pl.col("v1", "v2", "v3").sum())
 
 
-QUERIES = {"groupby_q1": q1, "groupby_q2": q2, "groupby_q3": q3, "groupby_q4": q4,
-           "groupby_q5": q5}
+QUERIES = {"groupby_q1": q1, "groupby_q2": q2, "groupby_q3": q3, "groupby_q4": q4, "groupby_q5": q5}

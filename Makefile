@@ -1,0 +1,39 @@
+# The two commands of the README. Both set up what they need on a fresh machine.
+#   make bench   the main job: data, asv across every engine environment, report
+#   make test    the test suite at tiny scale
+PYTHON ?= python3
+VENV := .venv
+VAEX_VENV := .venvs/vaex
+PIP_FLAGS := --quiet --disable-pip-version-check
+
+.PHONY: bench test lint setup clean
+
+# The harness environment: the package, asv, and the engines that can share one environment.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install $(PIP_FLAGS) --upgrade pip
+	$(VENV)/bin/python -m pip install $(PIP_FLAGS) -e '.[test]'
+	touch $@
+
+# vaex-core pins pandas<3 and dask<2024.9, so it gets an environment of its own.
+$(VAEX_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VAEX_VENV)
+	$(VAEX_VENV)/bin/python -m pip install $(PIP_FLAGS) --upgrade pip
+	$(VAEX_VENV)/bin/python -m pip install $(PIP_FLAGS) -e '.[vaex]'
+	touch $@
+
+setup: $(VENV)/.installed $(VAEX_VENV)/.installed
+
+bench: $(VENV)/.installed
+	$(VENV)/bin/bakeoff bench $(BENCH_ARGS)
+
+test: setup
+	BAKEOFF_ENGINE_PYTHONS="vaex=$(CURDIR)/$(VAEX_VENV)/bin/python" \
+		$(VENV)/bin/python -m pytest $(TEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) .venvs .asv data

@@ -1,0 +1,86 @@
+"""What the asv benchmarks run, kept in the package so it is versioned with the engines.
+
+asv runs ``benchmarks/`` once per engine environment; each environment names its engine in
+``BAKEOFF_ENGINE``. A :class:`PreparedWorkload` does everything that must stay outside the
+timing (dataset, reference, engine start) and one validated, memory-probed run whose record
+goes to the run log; the benchmark then times only :meth:`PreparedWorkload.run_once`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import psutil
+
+from bakeoff import paths
+from bakeoff.engines import ENGINE_NAMES, create_engine, is_installed
+from bakeoff.reference import reference_digest
+from bakeoff.runner import Limits, RunRecord, Status, append_to_log, run_workload
+from datagen import ensure_dataset
+from datagen.dataset import DatasetSpec, parse_rows
+from workloads import Unsupported, get_workload, implementation
+
+ENGINE_VARIABLE = "BAKEOFF_ENGINE"
+SCALES_VARIABLE = "BAKEOFF_SCALES"
+TIMEOUT_VARIABLE = "BAKEOFF_TIMEOUT"
+DEFAULT_SCALES = "1e6"
+DEFAULT_TIMEOUT_S = 600.0
+MEMORY_SHARE = 0.9
+
+
+def suite_scales() -> list[int]:
+    """Row counts the suite runs at: ``BAKEOFF_SCALES``, comma-separated (``1e6,1e7``)."""
+    text = os.environ.get(SCALES_VARIABLE) or DEFAULT_SCALES
+    return [parse_rows(part) for part in text.split(",") if part.strip()]
+
+
+def suite_timeout() -> float:
+    return float(os.environ.get(TIMEOUT_VARIABLE) or DEFAULT_TIMEOUT_S)
+
+
+def suite_engine() -> str:
+    """This environment's engine; NotImplementedError (asv: skipped) where there is none."""
+    name = os.environ.get(ENGINE_VARIABLE, "")
+    if name not in ENGINE_NAMES:
+        raise NotImplementedError(f"no engine in this environment ({ENGINE_VARIABLE}={name!r})")
+    if not is_installed(name):
+        raise NotImplementedError(f"{name} is not installed in this environment")
+    return name
+
+
+class PreparedWorkload:
+    """A started engine, its dataset and one validated run of the workload on it."""
+
+    def __init__(self, workload_name: str, rows: int) -> None:
+        engine_name = suite_engine()
+        self.workload = get_workload(workload_name)
+        self.dataset = ensure_dataset(
+            DatasetSpec(table=self.workload.table, rows=rows), paths.data_dir()
+        )
+        self.engine = create_engine(engine_name)
+        self.query = implementation(engine_name, self.workload)
+        if isinstance(self.query, Unsupported):
+            raise NotImplementedError(self.query.reason)
+        self.engine.start()
+        limits = Limits(
+            timeout_s=suite_timeout(),
+            memory_bytes=int(psutil.virtual_memory().total * MEMORY_SHARE),
+        )
+        self.record: RunRecord = run_workload(
+            self.engine,
+            self.workload,
+            self.dataset,
+            limits=limits,
+            reference=reference_digest(self.dataset, self.workload),
+            emit=lambda record: append_to_log(record, paths.run_log()),
+        )
+        if self.record.status != Status.OK:
+            self.engine.stop()
+            raise RuntimeError(f"{self.record.status}: {self.record.detail}")
+
+    def run_once(self) -> None:
+        """The timed work: Parquet on disk to the full result materialized in the engine."""
+        self.engine.release(self.engine.materialize(self.query(self.engine, self.dataset)))
+
+    def close(self) -> None:
+        self.engine.stop()

@@ -1,0 +1,111 @@
+"""Failures are results: wrong answers, errors, timeouts and memory limits become records."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from bakeoff.engines import create_engine
+from bakeoff.runner import Status, run_workload
+from bakeoff.validation import Digest, compare
+from datagen import ensure_dataset
+from datagen.dataset import DatasetSpec
+from tests.conftest import run_engine
+from workloads import get_workload
+from workloads.groupby import duckdb as duckdb_groupby
+
+duckdb = pytest.importorskip("duckdb")
+
+
+@pytest.fixture(scope="module")
+def duckdb_engine():
+    engine = create_engine("duckdb")
+    engine.start()
+    yield engine
+    engine.stop()
+
+
+@pytest.fixture(scope="module")
+def tiny(data_dir):
+    return ensure_dataset(DatasetSpec(rows=10_000), data_dir)
+
+
+def test_compare_catches_each_kind_of_difference():
+    right = Digest(
+        rows=2, columns=["id1", "v1"], sums={"v1": 10}, sorted_rows=[["id001", 4], ["id002", 6]]
+    )
+    assert compare(right, right, 1e-9) is None
+    assert "rows" in compare(Digest(3, right.columns, right.sums, None), right, 1e-9)
+    assert "sum of v1" in compare(Digest(2, right.columns, {"v1": 11}, None), right, 1e-9)
+    swapped = Digest(2, right.columns, right.sums, [["id001", 6], ["id002", 4]])
+    assert "row 0" in compare(swapped, right, 1e-9)
+    assert "columns" in compare(Digest(2, ["id1", "x"], right.sums, None), right, 1e-9)
+    assert compare(Digest(2, right.columns, {"v1": 10 * (1 + 1e-12)}, None), right, 1e-9) is None
+
+
+def test_a_wrong_answer_is_a_failure_not_a_timing(duckdb_engine, tiny, monkeypatch):
+    from bakeoff.reference import reference_digest
+
+    workload = get_workload("groupby_q1")
+    wrong = "SELECT id1, sum(v1) + 1 AS v1 FROM x GROUP BY id1"
+    monkeypatch.setitem(
+        duckdb_groupby.QUERIES, workload.name, lambda engine, dataset: engine.sql(dataset, wrong)
+    )
+    record = run_workload(duckdb_engine, workload, tiny, reference=reference_digest(tiny, workload))
+    assert record.status == Status.WRONG_ANSWER
+    assert "sum of v1" in record.detail
+
+
+def test_an_engine_error_is_recorded(duckdb_engine, tiny, monkeypatch):
+    workload = get_workload("groupby_q2")
+    monkeypatch.setitem(
+        duckdb_groupby.QUERIES,
+        workload.name,
+        lambda engine, dataset: engine.sql(dataset, "SELECT nope FROM x"),
+    )
+    record = run_workload(duckdb_engine, workload, tiny, reference=None)
+    assert record.status == Status.ERROR
+    assert "nope" in record.detail
+    assert record.wall_s is None
+
+
+def test_a_memory_limit_is_an_out_of_memory_record_and_the_run_goes_on(data_dir, tmp_path):
+    records, done = run_engine(
+        "duckdb", data_dir, tmp_path, "--memory-limit", "0.001", workload="groupby_q1,groupby_q2"
+    )
+    assert [r.status for r in records] == ["out_of_memory", "out_of_memory"], done.stderr
+    assert "limit" in records[0].detail
+    assert records[0].wall_s is None and records[0].peak_bytes is None
+    assert done.returncode == 1
+
+
+def test_a_timeout_is_a_record_and_the_run_goes_on(data_dir, tmp_path):
+    records, done = run_engine(
+        "duckdb", data_dir, tmp_path, "--timeout", "0.00001", workload="groupby_q1,groupby_q2"
+    )
+    assert [r.status for r in records] == ["timeout", "timeout"], done.stderr
+    assert "time limit" in records[0].detail
+
+
+def test_running_an_engine_that_is_not_installed_is_one_line(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "bakeoff", "run", "--engine", "nosuch", "--workload", "groupby_q1"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert done.stderr.startswith("bakeoff: error:")
+
+
+def test_unknown_workload_is_one_line(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "bakeoff", "run", "--engine", "duckdb", "--workload", "groupby_q99"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert "unknown workload" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

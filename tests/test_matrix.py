@@ -1,0 +1,46 @@
+"""The engine x workload matrix is complete: every cell answered or explained."""
+
+from __future__ import annotations
+
+import json
+
+from bakeoff.cli import main
+from bakeoff.engines import ENGINE_NAMES, engine_class
+from workloads import FAMILIES, Unsupported, all_workloads, implementation
+
+
+def test_every_cell_is_implemented_or_has_a_reason():
+    for workload in all_workloads().values():
+        for engine in ENGINE_NAMES:
+            cell = implementation(engine, workload)
+            if isinstance(cell, Unsupported):
+                assert len(cell.reason) > 10, (engine, workload.name)
+            else:
+                assert callable(cell), (engine, workload.name)
+
+
+def test_groupby_q1_to_q5_are_implemented_on_every_engine():
+    names = [f"groupby_q{i}" for i in range(1, 6)]
+    workloads = all_workloads()
+    for engine in ENGINE_NAMES:
+        for name in names:
+            assert not isinstance(implementation(engine, workloads[name]), Unsupported)
+
+
+def test_every_engine_has_an_adapter_named_after_it():
+    for engine in ENGINE_NAMES:
+        assert engine_class(engine).name == engine
+
+
+def test_workload_names_follow_family_convention():
+    for name, workload in all_workloads().items():
+        assert workload.family in FAMILIES
+        assert name.startswith(f"{workload.family}_")
+
+
+def test_workloads_command_prints_the_matrix(capsys):
+    assert main(["workloads", "--json"]) == 0
+    matrix = json.loads(capsys.readouterr().out)
+    assert set(matrix) == set(all_workloads())
+    for entry in matrix.values():
+        assert set(entry["engines"]) == set(ENGINE_NAMES)
