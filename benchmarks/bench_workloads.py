@@ -7,6 +7,7 @@ timed function then measures Parquet-to-materialized result only.
 
 import os
 from pathlib import Path
+from typing import ClassVar
 
 # asv runs benchmarks outside the repository: find the shared datasets and log from here.
 _REPO = Path(__file__).resolve().parents[1]
@@ -18,8 +19,7 @@ from workloads import all_workloads  # noqa: E402
 
 
 class _WorkloadFamily:
-    family = ""
-    param_names = ["workload", "rows"]
+    param_names: ClassVar[list[str]] = ["workload", "rows"]
     timeout = suite_timeout() + 300  # asv's own backstop, past the runner's watchdog
     number = 1  # one call is one full query; no batching
     repeat = (1, 5, 60.0)  # between 1 and 5 samples, stopping after 60 s

@@ -62,9 +62,10 @@ class SparkEngine(Engine):
         major = java_major_version()
         if major < MIN_JAVA:
             raise JavaMissing(f"Spark needs Java {MIN_JAVA}+, found Java {major}")
+        driver_memory = memory_limit(self.resources, DRIVER_MEMORY_SHARE)
         self._conf = {
             "spark.master": self.options.address or f"local[{self.resources.cores}]",
-            "spark.driver.memory": f"{memory_limit(self.resources, DRIVER_MEMORY_SHARE) // 1024**2}m",
+            "spark.driver.memory": f"{driver_memory // 1024**2}m",
             "spark.sql.adaptive.enabled": "true",
             "spark.sql.adaptive.coalescePartitions.enabled": "true",
             "spark.sql.shuffle.partitions": str(self._shuffle_partitions(0)),
