@@ -71,8 +71,5 @@ class DaskEngine(Engine):
     def to_arrow(self, materialized: Any) -> pa.Table:
         return pa.Table.from_pandas(materialized.compute(), preserve_index=False)
 
-    def release(self, materialized: Any) -> None:
-        del materialized  # dropping the last reference frees the workers' copies
-
 
 ENGINE = DaskEngine
