@@ -11,6 +11,7 @@ from bakeoff import paths
 from bakeoff.engines import ENGINE_NAMES, EngineOptions, is_installed
 from bakeoff.errors import InputError
 from bakeoff.runner import Limits, RunRecord, append_to_log
+from bakeoff.units import format_bytes
 from workloads import FAMILIES, Unsupported, all_workloads, implementation
 from workloads.spec import Workload
 
@@ -49,7 +50,7 @@ def parse_options(pairs: list[str]) -> dict[str, str]:
 
 def describe(record: RunRecord) -> str:
     wall = f"{record.wall_s:.3f} s" if record.wall_s is not None else "-"
-    peak = f"{record.peak_bytes / 2**20:.1f} MiB" if record.peak_bytes is not None else "-"
+    peak = format_bytes(record.peak_bytes) if record.peak_bytes is not None else "-"
     return (
         f"{record.engine:<7} {record.workload:<12} rows={record.rows:<11} "
         f"{record.status:<13} {wall:>11} {peak:>12}  {record.detail}"
@@ -57,11 +58,10 @@ def describe(record: RunRecord) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from datagen.cli import spec_from_args
-
     from bakeoff.reference import reference_digest
     from bakeoff.supervisor import run_supervised
     from datagen import ensure_dataset
+    from datagen.cli import spec_from_args
 
     if not is_installed(args.engine):
         raise InputError(

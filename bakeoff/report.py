@@ -19,6 +19,7 @@ from pathlib import Path
 from bakeoff import paths
 from bakeoff.engines import ENGINE_NAMES
 from bakeoff.runner import RunRecord
+from bakeoff.units import format_bytes
 from datagen.dataset import format_rows
 
 TIME_KEY = "time_query"
@@ -92,7 +93,7 @@ def merge(
 def _time(cell: Cell) -> str:
     if not cell.ok:
         return f"**{cell.status}**"
-    memory = f" · {cell.peak_bytes / 2**20:,.0f} MiB" if cell.peak_bytes is not None else ""
+    memory = f" · {format_bytes(cell.peak_bytes)}" if cell.peak_bytes is not None else ""
     return f"{cell.wall_s:.3f} s{memory}"
 
 
@@ -218,7 +219,7 @@ def write_report(results: Path, asv_results: Path) -> Path:
         lines += [
             "",
             f"Machine: {machine.get('cpu')}, {machine.get('cores')} cores, "
-            f"{machine.get('memory_bytes', 0) / 2**30:.0f} GiB, "
+            f"{format_bytes(machine.get('memory_bytes', 0))}, "
             f"Python {machine.get('python')}.",
         ]
     report = results / "report.md"

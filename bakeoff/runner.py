@@ -30,6 +30,7 @@ import psutil
 import bakeoff
 from bakeoff.engines.base import Engine
 from bakeoff.probe import TreeMemoryProbe
+from bakeoff.units import format_bytes
 from bakeoff.validation import Digest, compare, digest_table
 from datagen.dataset import Dataset
 from workloads import Unsupported, implementation
@@ -231,7 +232,7 @@ def run_workload(
         limit_bytes=limit,
         on_exceed=lambda rss: watchdog.abort(
             Status.OUT_OF_MEMORY,
-            f"process tree reached {rss / 2**30:.1f} GiB, over the {limit / 2**30:.1f} GiB limit"
+            f"process tree reached {format_bytes(rss)}, over the {format_bytes(limit)} limit"
             if limit
             else "",
         ),
@@ -271,7 +272,7 @@ def run_workload(
             digest=digest.to_dict(),
             **measured,
         )
-    problem = compare(digest, reference, workload.rel_tol)
+    problem = compare(digest, reference, rel_tol=workload.rel_tol, sum_columns=workload.sum_columns)
     if problem:
         return finish(Status.WRONG_ANSWER, problem, digest=digest.to_dict(), **measured)
     return finish(

@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil
 
 from bakeoff.engines import EngineOptions, create_engine
-from bakeoff.runner import Limits, RunRecord, Status, new_record
+from bakeoff.runner import EXIT_ABORTED, Limits, RunRecord, Status, new_record
 from datagen.dataset import Dataset
 from workloads.spec import Workload
 
@@ -99,7 +99,9 @@ def run_supervised(
             records.extend(finished)
             done = {record.workload for record in finished}
             remaining = [w for w in remaining if w.name not in done]
-            if remaining:  # the worker died while running remaining[0]
+            # Workloads run in order, so a worker that died ran remaining[0]; a worker its own
+            # watchdog ended has already recorded why, and the rest simply go on.
+            if remaining and (hung or worker.returncode != EXIT_ABORTED):
                 status, detail = (
                     (Status.TIMEOUT, f"worker stopped answering within {backstop:g} s")
                     if hung

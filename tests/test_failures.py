@@ -36,13 +36,16 @@ def test_compare_catches_each_kind_of_difference():
     right = Digest(
         rows=2, columns=["id1", "v1"], sums={"v1": 10}, sorted_rows=[["id001", 4], ["id002", 6]]
     )
-    assert compare(right, right, 1e-9) is None
-    assert "rows" in compare(Digest(3, right.columns, right.sums, None), right, 1e-9)
-    assert "sum of v1" in compare(Digest(2, right.columns, {"v1": 11}, None), right, 1e-9)
+    assert compare(right, right, rel_tol=1e-9) is None
+    assert "rows" in compare(Digest(3, right.columns, right.sums, None), right, rel_tol=1e-9)
+    assert "sum of v1" in compare(Digest(2, right.columns, {"v1": 11}, None), right, rel_tol=1e-9)
     swapped = Digest(2, right.columns, right.sums, [["id001", 6], ["id002", 4]])
-    assert "row 0" in compare(swapped, right, 1e-9)
-    assert "columns" in compare(Digest(2, ["id1", "x"], right.sums, None), right, 1e-9)
-    assert compare(Digest(2, right.columns, {"v1": 10 * (1 + 1e-12)}, None), right, 1e-9) is None
+    assert "row 0" in compare(swapped, right, rel_tol=1e-9)
+    assert "columns" in compare(Digest(2, ["id1", "x"], right.sums, None), right, rel_tol=1e-9)
+    assert (
+        compare(Digest(2, right.columns, {"v1": 10 * (1 + 1e-12)}, None), right, rel_tol=1e-9)
+        is None
+    )
 
 
 def test_a_wrong_answer_is_a_failure_not_a_timing(duckdb_engine, tiny, monkeypatch):
@@ -109,3 +112,10 @@ def test_unknown_workload_is_one_line(tmp_path):
     assert done.returncode == 2
     assert "unknown workload" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_an_empty_sum_may_be_zero_but_only_in_sum_columns():
+    reference = Digest(rows=1, columns=["id1", "v1"], sums={"v1": None}, sorted_rows=[["a", None]])
+    engine = Digest(rows=1, columns=["id1", "v1"], sums={"v1": 0}, sorted_rows=[["a", 0]])
+    assert compare(engine, reference, rel_tol=1e-9, sum_columns=("v1",)) is None
+    assert "v1 is 0, expected None" in compare(engine, reference, rel_tol=1e-9)

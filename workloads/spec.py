@@ -30,6 +30,7 @@ class Workload:
     input_columns: tuple[str, ...]  # what the reference needs to read
     reference: Callable[[pd.DataFrame], pd.DataFrame]  # the independent answer
     rel_tol: float = 1e-9  # sums and floats within this relative tolerance
+    sum_columns: tuple[str, ...] = ()  # result columns that are sums (see bakeoff.validation)
 
     def __post_init__(self) -> None:
         if not self.name.startswith(f"{self.family}_"):

@@ -1,0 +1,187 @@
+"""asv benchmarks of the data generator, run only in the ``harness`` environment.
+
+The generator is measured against a bound: the same files written by the same writer, with
+the same processes and part layout, from tables built in memory beforehand. Their ratio is
+the share of the possible throughput the generator reaches; drawing and formatting the data
+should cost little next to encoding, compressing and checksumming Parquet (target >= 0.8).
+
+``BAKEOFF_DATAGEN_ROWS`` sets the scale (default 1e7). The functions below can also be run
+directly: ``python benchmarks/bench_datagen.py``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, ClassVar
+
+# asv runs benchmarks outside the repository: keep scratch data under the repository's data/.
+_REPO = Path(__file__).resolve().parents[1]
+os.environ.setdefault("BAKEOFF_DATA_DIR", str(_REPO / "data"))
+
+import pyarrow as pa  # noqa: E402
+
+from bakeoff import paths  # noqa: E402
+from bakeoff.probe import TreeMemoryProbe  # noqa: E402
+from datagen import TABLES, build_chunk, ensure_dataset, plan_files  # noqa: E402
+from datagen.dataset import DatasetSpec, format_rows, parse_rows  # noqa: E402
+from datagen.writer import prepare_worker, write_parquet  # noqa: E402
+
+ROWS = parse_rows(os.environ.get("BAKEOFF_DATAGEN_ROWS", "1e7"))
+ROUNDS = 3  # best of, for each throughput, alternating generator and bound
+
+
+def _jobs() -> int:
+    return os.cpu_count() or 1
+
+
+def _scratch() -> tempfile.TemporaryDirectory[str]:
+    root = paths.scratch_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    return tempfile.TemporaryDirectory(prefix="bench-datagen-", dir=root)
+
+
+def generator_seconds(spec: DatasetSpec, jobs: int) -> float:
+    """Wall time of a full generation into an empty directory."""
+    with _scratch() as scratch:
+        started = time.perf_counter()
+        ensure_dataset(spec, Path(scratch), jobs=jobs, progress=False)
+        return time.perf_counter() - started
+
+
+def generator_peak_bytes(spec: DatasetSpec, jobs: int) -> int:
+    """Peak RSS of the process tree while generating, above what it held before."""
+    with _scratch() as scratch, TreeMemoryProbe() as probe:
+        ensure_dataset(spec, Path(scratch), jobs=jobs, progress=False)
+    assert probe.report is not None
+    return probe.report.peak_bytes
+
+
+# The tables of each file, built before the pool forks so its workers inherit them.
+_PREBUILT: list[list[pa.Table]] = []
+
+
+def _write_prebuilt(index: int, path: str, dictionary_columns: list[str]) -> int:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return write_parquet(target, _PREBUILT[index], dictionary_columns=dictionary_columns)["rows"]
+
+
+def _ready() -> None:
+    """A no-op task: makes every worker start before the clock does."""
+
+
+class WriteOnlyBound:
+    """The writing alone: tables in memory, the pool started, only the writes timed."""
+
+    def __init__(self, spec: DatasetSpec, jobs: int) -> None:
+        self.spec = spec
+        self.files = plan_files(spec)
+        self.dictionary_columns = TABLES[spec.table].dictionary_columns(spec)
+        _PREBUILT[:] = [[build_chunk(spec, chunk) for chunk in f.chunks] for f in self.files]
+        self.workers = max(1, min(jobs, len(self.files)))
+        # fork, so the workers share the prebuilt tables instead of receiving copies.
+        context = multiprocessing.get_context("fork")
+        self.pool = ProcessPoolExecutor(
+            self.workers, mp_context=context, initializer=prepare_worker
+        )
+        for future in [self.pool.submit(_ready) for _ in range(self.workers)]:
+            future.result()
+
+    def seconds(self) -> float:
+        with _scratch() as scratch:
+            started = time.perf_counter()
+            futures = [
+                self.pool.submit(
+                    _write_prebuilt, index, str(Path(scratch, f.path)), self.dictionary_columns
+                )
+                for index, f in enumerate(self.files)
+            ]
+            rows = sum(future.result() for future in futures)
+            elapsed = time.perf_counter() - started
+        assert rows == self.spec.rows
+        return elapsed
+
+    def close(self) -> None:
+        self.pool.shutdown()
+        _PREBUILT.clear()
+
+
+def measure(rows: int = ROWS, jobs: int | None = None) -> dict[str, float]:
+    """Every figure the suite tracks, for the default groupby dataset of ``rows`` rows."""
+    spec = DatasetSpec(table="groupby", rows=rows)
+    workers = jobs or _jobs()
+    peak = generator_peak_bytes(spec, workers)  # first, while this process is still lean
+    bound = WriteOnlyBound(spec, workers)
+    try:
+        generated, written = [], []
+        for _ in range(ROUNDS):
+            generated.append(generator_seconds(spec, workers))
+            written.append(bound.seconds())
+    finally:
+        bound.close()
+    rows_per_second = rows / min(generated)
+    write_only = rows / min(written)
+    return {
+        "rows_per_second": rows_per_second,
+        "write_only_rows_per_second": write_only,
+        "throughput_ratio": rows_per_second / write_only,
+        "peak_tree_bytes": float(peak),
+        "generator_seconds": min(generated),
+        "write_only_seconds": min(written),
+    }
+
+
+def _in_harness() -> bool:
+    return os.environ.get("BAKEOFF_ENGINE") == "harness"
+
+
+class DataGenerator:
+    """Throughput of ``bakeoff datagen`` against its write-only bound, and its peak memory."""
+
+    params: ClassVar[list[int]] = [ROWS]
+    param_names: ClassVar[list[str]] = ["rows"]
+    timeout = 3600
+    processes = 1  # one measurement (best of ROUNDS) shared by every track_ below
+
+    def setup_cache(self) -> dict[str, Any]:
+        if not _in_harness():
+            return {"skipped": True}  # setup skips; nothing is generated outside the harness
+        return measure(ROWS)
+
+    setup_cache.timeout = 3600  # type: ignore[attr-defined]
+
+    def setup(self, figures: dict[str, Any], rows: int) -> None:
+        if not _in_harness():
+            raise NotImplementedError("the datagen benchmarks run in the harness environment")
+
+    def track_rows_per_second(self, figures: dict[str, Any], rows: int) -> float:
+        return figures["rows_per_second"]
+
+    track_rows_per_second.unit = "rows/s"  # type: ignore[attr-defined]
+
+    def track_write_only_rows_per_second(self, figures: dict[str, Any], rows: int) -> float:
+        return figures["write_only_rows_per_second"]
+
+    track_write_only_rows_per_second.unit = "rows/s"  # type: ignore[attr-defined]
+
+    def track_throughput_ratio(self, figures: dict[str, Any], rows: int) -> float:
+        return figures["throughput_ratio"]
+
+    track_throughput_ratio.unit = "ratio"  # type: ignore[attr-defined]
+
+    def track_peak_tree_bytes(self, figures: dict[str, Any], rows: int) -> float:
+        return figures["peak_tree_bytes"]
+
+    track_peak_tree_bytes.unit = "bytes"  # type: ignore[attr-defined]
+
+
+if __name__ == "__main__":
+    figures = measure(ROWS)
+    print(f"groupby {format_rows(ROWS)} rows, {_jobs()} jobs")
+    for name, value in figures.items():
+        print(f"  {name:<28} {value:,.3f}")

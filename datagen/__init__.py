@@ -1,0 +1,131 @@
+"""Synthetic, seeded Parquet datasets that every engine reads identically.
+
+``ensure_dataset(spec)`` returns the finished dataset of ``spec``, generating it only if no
+complete copy exists. The bytes depend on the spec alone (not on the number of processes),
+so every engine environment that asks for the same spec reads the same files.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import pyarrow as pa
+
+from bakeoff.errors import InputError
+from bakeoff.paths import data_dir as default_data_dir
+from datagen import groupby
+from datagen.dataset import Dataset, DatasetSpec, parse_rows
+from datagen.table import FilePlan, TableGenerator
+from datagen.writer import Materialized, materialize, show_progress
+
+__all__ = [
+    "TABLES",
+    "Dataset",
+    "DatasetSpec",
+    "FilePlan",
+    "Materialized",
+    "build_chunk",
+    "ensure_dataset",
+    "generate",
+    "parse_rows",
+    "plan_files",
+    "validate",
+]
+
+# Every table by name; a new table is one more module implementing ``TableGenerator``.
+TABLES: Mapping[str, TableGenerator] = MappingProxyType({groupby.TABLE.name: groupby.TABLE})
+
+
+def _require_int(name: str, value: object, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(f"{name} must be an integer, not {value!r}")
+    if value < minimum:
+        raise InputError(f"{name} must be at least {minimum}, not {value}")
+
+
+def _require_writable(data_dir: Path) -> None:
+    """Fail unless ``data_dir`` is, or can be created as, a directory we may write into."""
+    existing = data_dir
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"cannot write to {data_dir}: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write to {data_dir}: {existing} is not writable")
+
+
+def validate(spec: DatasetSpec, data_dir: Path | None = None) -> TableGenerator:
+    """Check ``spec`` (and ``data_dir``) before anything is written; the spec's table."""
+    generator = TABLES.get(spec.table)
+    if generator is None:
+        raise InputError(f"unknown table {spec.table!r}; choose one of {', '.join(TABLES)}")
+    _require_int("rows", spec.rows, 1)
+    _require_int("k", spec.k, 1)
+    _require_int("rows_per_file", spec.rows_per_file, 1)
+    _require_int("seed", spec.seed, 0)
+    pct = spec.null_pct
+    if isinstance(pct, bool) or not isinstance(pct, int | float) or not 0 <= pct < 100:
+        raise InputError(f"null_pct must be a percentage in [0, 100), not {pct!r}")
+    if not isinstance(spec.sorted, bool):
+        raise InputError(f"sorted must be true or false, not {spec.sorted!r}")
+    if spec.partition_by is not None and not isinstance(spec.partition_by, str):
+        raise InputError(f"partition_by must be a column name, not {spec.partition_by!r}")
+    generator.validate(spec)
+    if data_dir is not None:
+        _require_writable(data_dir)
+    return generator
+
+
+def _resolve_jobs(jobs: int | None) -> int:
+    if jobs is None:
+        return os.cpu_count() or 1
+    _require_int("jobs", jobs, 1)
+    return jobs
+
+
+def generate(
+    spec: DatasetSpec,
+    data_dir: Path | None = None,
+    *,
+    jobs: int | None = None,
+    force: bool = False,
+    progress: bool | None = None,
+) -> Materialized:
+    """:func:`ensure_dataset`, also telling whether the dataset was generated and how fast."""
+    root = Path(data_dir).resolve() if data_dir is not None else default_data_dir()
+    generator = validate(spec, root)
+    workers = _resolve_jobs(jobs)
+    return materialize(
+        generator, spec, root, jobs=workers, force=force, progress=show_progress(progress)
+    )
+
+
+def ensure_dataset(
+    spec: DatasetSpec,
+    data_dir: Path | None = None,
+    *,
+    jobs: int | None = None,
+    force: bool = False,
+    progress: bool | None = None,
+) -> Dataset:
+    """The complete dataset of ``spec`` under ``data_dir``, generated only when missing.
+
+    ``jobs`` processes write files in parallel (default: all cores); ``force`` regenerates a
+    dataset that exists; ``progress`` defaults to a bar on a terminal outside CI. Raises
+    ``InputError`` for a bad spec or an unwritable ``data_dir`` before writing anything.
+    """
+    return generate(spec, data_dir, jobs=jobs, force=force, progress=progress).dataset
+
+
+def plan_files(spec: DatasetSpec) -> list[FilePlan]:
+    """The files ``spec`` produces and the chunks that fill them, without generating anything."""
+    return validate(spec).plan(spec)
+
+
+def build_chunk(spec: DatasetSpec, chunk: Any) -> pa.Table:
+    """The rows of one planned chunk, in memory, exactly as they would be written."""
+    return TABLES[spec.table].build_chunk(spec, chunk)

@@ -1,0 +1,117 @@
+"""``bakeoff datagen``: generate (or find) a dataset and say where it is.
+
+The dataset path is the only thing printed on stdout, so ``DIR=$(bakeoff datagen ...)`` works;
+the summary goes to stderr with the progress bar.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from datagen import TABLES, generate
+from datagen.dataset import DatasetSpec, parse_rows
+
+DEFAULTS = DatasetSpec()
+
+
+def _count(text: str) -> int:
+    """A row or group count: ``10000``, ``1e7``, ``2.5e6`` or ``tiny``."""
+    try:
+        return parse_rows(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _number(kind: Callable[[str], float | int]) -> Callable[[str], float | int]:
+    def parse(text: str) -> float | int:
+        try:
+            return kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {kind.__name__}, not {text!r}") from None
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that choose a dataset (its spec) and where datasets live."""
+    parser.add_argument("--table", default=DEFAULTS.table, choices=sorted(TABLES))
+    parser.add_argument(
+        "--rows", type=_count, default=DEFAULTS.rows, help="row count: 1e7, 10000 or tiny"
+    )
+    parser.add_argument("--k", type=_count, default=DEFAULTS.k, help="number of groups (K)")
+    parser.add_argument(
+        "--null-pct",
+        type=_number(float),
+        default=DEFAULTS.null_pct,
+        help="percent of id values and of value rows that are null",
+    )
+    parser.add_argument("--sorted", action="store_true", help="sort rows by id1 .. id6")
+    parser.add_argument("--seed", type=_number(int), default=DEFAULTS.seed)
+    parser.add_argument("--partition-by", metavar="COLUMN", help="hive-partition by a column")
+    parser.add_argument(
+        "--rows-per-file",
+        type=_count,
+        default=DEFAULTS.rows_per_file,
+        help="most rows in one part file",
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, default=None, help="output root (default: $BAKEOFF_DATA_DIR)"
+    )
+
+
+def spec_from_args(args: argparse.Namespace) -> DatasetSpec:
+    """The spec named by the options of :func:`add_dataset_arguments`."""
+    return DatasetSpec(
+        table=args.table,
+        rows=args.rows,
+        k=args.k,
+        null_pct=args.null_pct,
+        sorted=args.sorted,
+        seed=args.seed,
+        partition_by=args.partition_by,
+        rows_per_file=args.rows_per_file,
+    )
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Add the ``datagen`` options to ``parser`` and make :func:`run` its handler."""
+    add_dataset_arguments(parser)
+    parser.add_argument(
+        "--jobs", type=_number(int), default=None, help="worker processes (default: all cores)"
+    )
+    parser.add_argument("--force", action="store_true", help="regenerate even if complete")
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar (default: on a terminal, outside CI)",
+    )
+    parser.set_defaults(handler=run)
+
+
+def _size(num_bytes: int) -> str:
+    for exponent, unit in ((3, "GiB"), (2, "MiB"), (1, "KiB")):
+        if num_bytes >= 1024**exponent:
+            return f"{num_bytes / 1024**exponent:.1f} {unit}"
+    return f"{num_bytes} B"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Generate or reuse the dataset; its path on stdout, a summary on stderr."""
+    spec = spec_from_args(args)
+    result = generate(spec, args.data_dir, jobs=args.jobs, force=args.force, progress=args.progress)
+    dataset = result.dataset
+    print(dataset.path)
+    summary = (
+        f"{'generated' if result.generated else 'reused'} {dataset.name}: "
+        f"{dataset.rows:,} rows, {len(dataset.files)} files, "
+        f"{dataset.size_bytes:,} bytes ({_size(dataset.size_bytes)}), {result.seconds:.2f} s"
+    )
+    if result.generated:
+        summary += f", {dataset.rows / max(result.seconds, 1e-9):,.0f} rows/s"
+    print(summary, file=sys.stderr)
+    return 0

@@ -1,0 +1,498 @@
+"""The ``groupby`` table: db-benchmark's G1 data, column for column.
+
+Each of N rows is drawn independently, every column uniformly with replacement (K groups,
+N/K meaning ``max(1, N // K)``):
+
+============  =========================================  =======
+column        values                                     type
+============  =========================================  =======
+id1, id2      K strings ``id001`` … (``id%03d``)          string
+id3           N/K strings ``id0000000001`` … (``id%010d``)  string
+id4, id5      integers 1 … K                             int32
+id6           integers 1 … N/K                           int32
+v1, v2        integers 1 … 5 and 1 … 15                  int32
+v3            0 … 100 with 6 decimals                    float64
+============  =========================================  =======
+
+Integers are int32 because that is what db-benchmark's data.table data holds, it halves the
+bytes every engine scans, and every engine widens integer sums to 64 bits.
+
+``null_pct`` p makes p% of the *distinct* values of each id column, chosen from the seed,
+null wherever they occur (so the null group is one group, as in db-benchmark), and exactly
+p% of the rows of each of v1, v2 and v3 null.
+
+Sorting and hive partitioning never need a global sort. Rows are iid, so the number of rows
+taking each value of a key column is multinomial, and the rows that take one value are again
+iid with that column held fixed. The plan draws those counts from the seed: a partition is a
+stream of rows with its column fixed; a sorted stream is split on id1, then id2, … until each
+piece fits in half a chunk, consecutive small pieces are merged into chunks, and each chunk is
+drawn and sorted on its own and written in key order. Memory stays bounded by one chunk plus
+the vocabularies, whatever N is.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from bakeoff.errors import InputError
+from datagen.dataset import DatasetSpec
+from datagen.table import CHUNK_STREAM, NULLS_STREAM, PLAN_STREAM, ROW_GROUP_ROWS, FilePlan, rng
+
+# The directory name of a null partition value, which Spark, pyarrow and polars read as null.
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+# Vocabularies up to this size reach the Parquet writer as Arrow dictionaries with int16
+# indices (written without hashing). Larger ones, id3 and id6 at scale, are nearly unique
+# within a row group, where a dictionary only costs time and space, so they are stored plain.
+DICTIONARY_MAX_VALUES = 1 << 15
+V1_MAX = 5
+V2_MAX = 15
+V3_STEPS = 100_000_000  # v3 = an integer in [0, V3_STEPS] / 1e6: exactly 6 decimals, no rounding
+# Most rows of a sorted chunk, drawn and sorted in memory as one (smaller sorts are faster).
+SORT_CHUNK_ROWS = ROW_GROUP_ROWS // 2
+
+
+@dataclass(frozen=True)
+class IdColumn:
+    name: str
+    digits: int | None  # zero-padded digits of a string label; None for an integer column
+    per_group: bool  # N/K distinct values (id3, id6) rather than K
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        return pa.int32() if self.digits is None else pa.string()
+
+    def size(self, rows: int, k: int) -> int:
+        return max(1, rows // k) if self.per_group else k
+
+
+ID_COLUMNS = (
+    IdColumn("id1", 3, per_group=False),
+    IdColumn("id2", 3, per_group=False),
+    IdColumn("id3", 10, per_group=True),
+    IdColumn("id4", None, per_group=False),
+    IdColumn("id5", None, per_group=False),
+    IdColumn("id6", None, per_group=True),
+)
+KEYS = tuple(column.name for column in ID_COLUMNS)  # the sort order of ``sorted``
+VALUE_COLUMNS = ("v1", "v2", "v3")
+# Hive partitioning makes a directory per value, so only the K-valued columns qualify.
+PARTITION_COLUMNS = ("id1", "id2", "id4", "id5")
+
+
+def share(rows: int, pct: float) -> int:
+    """``pct`` percent of ``rows``, rounded half up (deterministic, unlike banker's rounding)."""
+    return math.floor(rows * pct / 100 + 0.5)
+
+
+def _index_dtype(size: int) -> type[np.signedinteger]:
+    """The narrowest signed integer type holding 0 … size - 1 (int16 keeps dictionaries cheap)."""
+    if size <= 1 << 15:
+        return np.int16
+    return np.int32 if size <= 1 << 31 else np.int64
+
+
+def _label_bytes(numbers: np.ndarray, digits: int) -> np.ndarray:
+    """Rows of ``id`` + each number zero-padded to ``digits`` (none may need more)."""
+    out = np.empty((numbers.size, 2 + digits), dtype=np.uint8)
+    out[:, 0], out[:, 1] = ord("i"), ord("d")
+    rest = numbers.astype(np.int64)
+    for position in range(digits + 1, 1, -1):
+        rest, out[:, position] = np.divmod(rest, 10)
+    out[:, 2:] += ord("0")
+    return out
+
+
+def id_labels(count: int, digits: int) -> pa.StringArray:
+    """``id`` + 1 … ``count`` padded like ``sprintf("id%0<digits>d")``, without a per-value loop.
+
+    Numbers wider than ``digits`` keep all their digits, as printf does, so the labels of more
+    than 999 groups have different lengths and string order differs from numeric order.
+    """
+    data: list[np.ndarray] = []
+    lengths: list[np.ndarray] = []
+    low = 1
+    while low <= count:
+        width = max(digits, len(str(low)))
+        high = min(count, 10**width - 1)
+        data.append(_label_bytes(np.arange(low, high + 1), width).ravel())
+        lengths.append(np.full(high - low + 1, 2 + width, dtype=np.int32))
+        low = high + 1
+    offsets = np.zeros(count + 1, dtype=np.int32)
+    np.cumsum(np.concatenate(lengths), out=offsets[1:])
+    return pa.StringArray.from_buffers(
+        count, pa.py_buffer(offsets), pa.py_buffer(np.concatenate(data))
+    )
+
+
+@lru_cache(maxsize=16)
+def _fixed_offsets(rows: int, width: int) -> pa.Buffer:
+    return pa.py_buffer(np.arange(0, (rows + 1) * width, width, dtype=np.int32))
+
+
+def _validity(mask: np.ndarray | None) -> tuple[pa.Buffer | None, int]:
+    """An Arrow validity bitmap for ``mask`` (True = null), and the null count."""
+    if mask is None:
+        return None, 0
+    return pa.py_buffer(np.packbits(~mask, bitorder="little")), int(np.count_nonzero(mask))
+
+
+def arrow_array(values: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
+    """A zero-copy Arrow array over a numeric numpy array, null where ``mask`` is True.
+
+    ``pa.array`` would do the same, but it imports pandas on first use to rule out pandas
+    input, which costs every worker process a fifth of a second.
+    """
+    validity, nulls = _validity(mask)
+    return pa.Array.from_buffers(
+        pa.from_numpy_dtype(values.dtype), len(values), [validity, pa.py_buffer(values)], nulls
+    )
+
+
+class Vocabulary:
+    """One id column's distinct values for one spec: which are null, their order, their labels.
+
+    Rows carry category codes: 0 … ``categories - 1`` for the non-null values in sort order
+    (string order for labels, numeric for integers) and ``categories`` for null, so sorting
+    codes sorts rows with nulls last, and a null value is null wherever it is drawn.
+    """
+
+    def __init__(self, column: IdColumn, size: int, null_values: np.ndarray) -> None:
+        self.column = column
+        self.size = size
+        self.nulls = len(null_values)
+        self.categories = size - self.nulls
+        self.code_dtype = _index_dtype(size)
+        self.fixed_width = column.digits is not None and size < 10**column.digits
+        self.dictionary = column.digits is not None and size <= DICTIONARY_MAX_VALUES
+        kept = np.ones(size, dtype=bool)
+        kept[null_values] = False
+        order = np.flatnonzero(kept)  # the value behind each category, in sort order
+        if column.digits is not None and not self.fixed_width:
+            order = order[pc.array_sort_indices(self._all_labels.take(order)).to_numpy()]
+        self.order = order
+        self.to_category: np.ndarray | None = None  # value -> category; None means the same
+        if self.nulls or not np.array_equal(order, np.arange(size)):
+            self.to_category = np.full(size, self.categories, dtype=self.code_dtype)
+            self.to_category[order] = np.arange(self.categories, dtype=self.code_dtype)
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        """Chance that a row falls in each category (the null category last, if any)."""
+        weights = np.full(self.categories + (self.nulls > 0), 1 / self.size)
+        if self.nulls:
+            weights[-1] = self.nulls / self.size
+        return weights
+
+    @cached_property
+    def _all_labels(self) -> pa.StringArray:
+        assert self.column.digits is not None
+        return id_labels(self.size, self.column.digits)
+
+    @cached_property
+    def labels(self) -> pa.Array:
+        """The label of each non-null category, in category order."""
+        if self.column.digits is None:
+            return arrow_array((self.order + 1).astype(np.int32))
+        if self.to_category is None:
+            return self._all_labels
+        return self._all_labels.take(arrow_array(self.order))
+
+    @cached_property
+    def _int_labels(self) -> np.ndarray:
+        return np.append(self.order + 1, 0).astype(np.int32)  # + a placeholder for null
+
+    @cached_property
+    def _fixed_labels(self) -> np.ndarray:
+        assert self.column.digits is not None
+        width = 2 + self.column.digits
+        table = np.zeros((self.categories + 1, width), dtype=np.uint8)  # + a null placeholder
+        table[: self.categories] = _label_bytes(self.order + 1, self.column.digits)
+        return table.view(np.dtype((np.void, width))).ravel()
+
+    def hive_label(self, code: int) -> str:
+        return HIVE_NULL if code == self.categories else str(self.labels[code].as_py())
+
+    def draw(self, draw: np.random.Generator, rows: int) -> np.ndarray:
+        """Category codes of ``rows`` values drawn uniformly from the column's domain."""
+        values = draw.integers(0, self.size, rows, dtype=self.code_dtype)
+        return values if self.to_category is None else self.to_category[values]
+
+    def render(self, codes: np.ndarray) -> pa.Array:
+        """The column for ``codes``: strings (as an Arrow dictionary when small) or int32."""
+        rows = len(codes)
+        if self.categories == 0:
+            return pa.nulls(rows, self.column.arrow_type)
+        codes = codes.astype(self.code_dtype, copy=False)
+        mask = codes == self.categories if self.nulls else None
+        if self.column.digits is None:
+            if self.to_category is None:
+                return arrow_array(np.add(codes, 1, dtype=np.int32))
+            return arrow_array(self._int_labels.take(codes), mask)
+        if self.dictionary:
+            indices = codes if mask is None else np.where(mask, 0, codes).astype(self.code_dtype)
+            return pa.DictionaryArray.from_arrays(
+                arrow_array(indices, mask), self.labels, safe=False
+            )
+        if self.fixed_width:
+            width = 2 + self.column.digits
+            data = self._fixed_labels.take(codes).view(np.uint8)
+            validity, null_count = _validity(mask)
+            return pa.StringArray.from_buffers(
+                rows, _fixed_offsets(rows, width), pa.py_buffer(data), validity, null_count
+            )
+        return self.labels.take(arrow_array(codes, mask))
+
+
+@lru_cache(maxsize=4)
+def _vocabularies(rows: int, k: int, null_pct: float, seed: int) -> dict[str, Vocabulary]:
+    vocabularies = {}
+    for index, column in enumerate(ID_COLUMNS):
+        size = column.size(rows, k)
+        nulls = rng(seed, NULLS_STREAM, index).choice(
+            size, share(size, null_pct), replace=False, shuffle=False
+        )
+        vocabularies[column.name] = Vocabulary(column, size, nulls)
+    return vocabularies
+
+
+def vocabularies(spec: DatasetSpec) -> dict[str, Vocabulary]:
+    """Each id column's vocabulary, cached per process (workers build theirs once)."""
+    return _vocabularies(spec.rows, spec.k, spec.null_pct, spec.seed)
+
+
+@dataclass(frozen=True, eq=False)
+class Run:
+    """Consecutive categories of one sort key, with how many rows take each of them."""
+
+    column: str
+    first: int  # category code of counts[0]
+    counts: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class Chunk:
+    """Rows drawn together: one row group, or part of one, in the dataset's write order."""
+
+    index: int  # position in write order; seeds the chunk's random stream
+    offset: int  # rows before it in write order; places the exact share of value nulls
+    rows: int
+    fixed: tuple[tuple[str, int], ...] = ()  # key columns held at one category code
+    run: Run | None = None  # sorted chunks: the key the rows are laid out on, then sorted by
+
+
+@dataclass(frozen=True)
+class _Piece:
+    rows: int
+    fixed: tuple[tuple[str, int], ...]
+    run: Run | None
+
+
+def _streams(
+    spec: DatasetSpec, vocab: dict[str, Vocabulary], draw: np.random.Generator
+) -> Iterator[tuple[str, tuple[tuple[str, int], ...], int]]:
+    """(directory prefix, fixed columns, rows) of each hive partition, or of the whole table."""
+    column = spec.partition_by
+    if column is None:
+        yield "", (), spec.rows
+        return
+    counts = draw.multinomial(spec.rows, vocab[column].probabilities)
+    for code, rows in enumerate(counts.tolist()):
+        if rows:
+            yield f"{column}={vocab[column].hive_label(code)}/", ((column, code),), rows
+
+
+def _unsorted_files(
+    fixed: tuple[tuple[str, int], ...], rows: int, per_file: int
+) -> Iterator[list[_Piece]]:
+    for start in range(0, rows, per_file):
+        size = min(per_file, rows - start)
+        yield [
+            _Piece(min(ROW_GROUP_ROWS, size - at), fixed, None)
+            for at in range(0, size, ROW_GROUP_ROWS)
+        ]
+
+
+def _sorted_pieces(
+    vocab: dict[str, Vocabulary],
+    draw: np.random.Generator,
+    levels: tuple[str, ...],
+    fixed: tuple[tuple[str, int], ...],
+    rows: int,
+    limit: int,
+) -> Iterator[_Piece]:
+    """Split ``rows`` on ``levels[0]`` into pieces of at most ``limit`` rows, in key order.
+
+    A category with more than half the limit is split on the next level; runs of smaller
+    categories whose first rows fall in the same half-limit window are merged, so a piece
+    holds fewer than ``limit`` rows and all the drawing happens in vectorised counts.
+    """
+    column = levels[0]
+    counts = draw.multinomial(rows, vocab[column].probabilities)
+    half = max(1, limit // 2)
+    big = counts > half
+    starts = np.cumsum(counts) - counts
+    window = starts // half
+    cut = np.ones(len(counts), dtype=bool)
+    cut[1:] = big[1:] | big[:-1] | (window[1:] != window[:-1])
+    bounds = [*np.flatnonzero(cut).tolist(), len(counts)]
+    for low, high in itertools.pairwise(bounds):
+        total = int(counts[low:high].sum())
+        if total == 0:
+            continue
+        if not big[low]:
+            yield _Piece(total, fixed, Run(column, low, counts[low:high].copy()))
+        elif len(levels) > 1:
+            within = (*fixed, (column, low))
+            yield from _sorted_pieces(vocab, draw, levels[1:], within, total, limit)
+        else:  # every key equal: any split of these rows is sorted
+            for at in range(0, total, limit):
+                size = min(limit, total - at)
+                yield _Piece(size, fixed, Run(column, low, np.array([size])))
+
+
+def _pack(pieces: Iterator[_Piece], per_file: int) -> Iterator[list[_Piece]]:
+    """Consecutive pieces into files of at most ``per_file`` rows (each piece fits one)."""
+    batch: list[_Piece] = []
+    rows = 0
+    for piece in pieces:
+        if batch and rows + piece.rows > per_file:
+            yield batch
+            batch, rows = [], 0
+        batch.append(piece)
+        rows += piece.rows
+    if batch:
+        yield batch
+
+
+def plan(spec: DatasetSpec) -> list[FilePlan]:
+    """Every part file and its chunks; all counts come from the seed, so the plan is the spec's."""
+    vocab = vocabularies(spec)
+    draw = rng(spec.seed, PLAN_STREAM)
+    levels = tuple(key for key in KEYS if key != spec.partition_by)
+    limit = min(SORT_CHUNK_ROWS, spec.rows_per_file)
+    files: list[FilePlan] = []
+    index = offset = 0
+    for directory, fixed, rows in _streams(spec, vocab, draw):
+        if spec.sorted:
+            pieces = _sorted_pieces(vocab, draw, levels, fixed, rows, limit)
+            batches = _pack(pieces, spec.rows_per_file)
+        else:
+            batches = _unsorted_files(fixed, rows, spec.rows_per_file)
+        for number, batch in enumerate(batches):
+            chunks = []
+            for piece in batch:
+                chunks.append(Chunk(index, offset, piece.rows, piece.fixed, piece.run))
+                index += 1
+                offset += piece.rows
+            path = f"{directory}part-{number:05d}.parquet"
+            files.append(FilePlan(path, sum(c.rows for c in chunks), tuple(chunks)))
+    return files
+
+
+def sort_codes(codes: dict[str, np.ndarray], keys: list[str], radices: list[int]) -> None:
+    """Sort the rows of ``codes`` by ``keys`` (codes below ``radices``) in place.
+
+    The keys fold into one int64 whenever their radices allow, which sorts several times
+    faster than ``np.lexsort``; the lexsort remains for vocabularies too large to fold.
+    """
+    if math.prod(radices) < 1 << 63:
+        composite = codes[keys[0]].astype(np.int64)
+        for key, radix in zip(keys[1:], radices[1:], strict=True):
+            composite *= radix
+            composite += codes[key]
+        composite.sort()
+        for key, radix in zip(keys[:0:-1], radices[:0:-1], strict=True):
+            composite, digit = np.divmod(composite, radix)
+            codes[key] = digit.astype(codes[key].dtype)
+        codes[keys[0]] = composite.astype(codes[keys[0]].dtype)
+    else:
+        order = np.lexsort([codes[key] for key in reversed(keys)])
+        for key in keys:
+            codes[key] = codes[key][order]
+
+
+def _value_columns(
+    draw: np.random.Generator, rows: int, offset: int, null_pct: float
+) -> dict[str, pa.Array]:
+    values = {
+        "v1": np.add(draw.integers(0, V1_MAX, rows, dtype=np.uint16), 1, dtype=np.int32),
+        "v2": np.add(draw.integers(0, V2_MAX, rows, dtype=np.uint16), 1, dtype=np.int32),
+        "v3": np.divide(draw.integers(0, V3_STEPS + 1, rows, dtype=np.uint32), 1e6),
+    }
+    nulls = share(offset + rows, null_pct) - share(offset, null_pct)  # exact over the dataset
+    columns = {}
+    for name, array in values.items():
+        mask = None
+        if nulls:
+            mask = np.zeros(rows, dtype=bool)
+            mask[draw.choice(rows, nulls, replace=False, shuffle=False)] = True
+        columns[name] = arrow_array(array, mask)
+    return columns
+
+
+def build_chunk(spec: DatasetSpec, chunk: Chunk) -> pa.Table:
+    """The rows of ``chunk``, columns as stored (the hive partition column left out)."""
+    vocab = vocabularies(spec)
+    draw = rng(spec.seed, CHUNK_STREAM, chunk.index)
+    fixed = dict(chunk.fixed)
+    run = chunk.run
+    codes: dict[str, np.ndarray] = {}
+    for key in KEYS:
+        if key == spec.partition_by:
+            continue
+        column = vocab[key]
+        if key in fixed:
+            codes[key] = np.full(chunk.rows, fixed[key], dtype=column.code_dtype)
+        elif run is not None and key == run.column:
+            categories = np.arange(run.first, run.first + len(run.counts), dtype=column.code_dtype)
+            codes[key] = np.repeat(categories, run.counts)
+        else:
+            codes[key] = column.draw(draw, chunk.rows)
+    if run is not None:
+        keys = [key for key in KEYS[KEYS.index(run.column) :] if key in codes and key not in fixed]
+        sort_codes(codes, keys, [vocab[key].categories + 1 for key in keys])
+    columns = {key: vocab[key].render(key_codes) for key, key_codes in codes.items()}
+    columns.update(_value_columns(draw, chunk.rows, chunk.offset, spec.null_pct))
+    return pa.Table.from_arrays(list(columns.values()), names=list(columns))
+
+
+class GroupByTable:
+    """The ``groupby`` table as a :class:`datagen.table.TableGenerator`."""
+
+    name = "groupby"
+
+    def validate(self, spec: DatasetSpec) -> None:
+        if spec.k > spec.rows:
+            raise InputError(f"k ({spec.k}) must not exceed rows ({spec.rows})")
+        if spec.partition_by is not None and spec.partition_by not in PARTITION_COLUMNS:
+            raise InputError(
+                f"cannot partition {self.name} by {spec.partition_by!r}; "
+                f"choose one of {', '.join(PARTITION_COLUMNS)}"
+            )
+
+    def schema(self, spec: DatasetSpec) -> pa.Schema:
+        ids = [(column.name, column.arrow_type) for column in ID_COLUMNS]
+        values = [("v1", pa.int32()), ("v2", pa.int32()), ("v3", pa.float64())]
+        return pa.schema(ids + values)
+
+    def plan(self, spec: DatasetSpec) -> list[FilePlan]:
+        return plan(spec)
+
+    def build_chunk(self, spec: DatasetSpec, chunk: Chunk) -> pa.Table:
+        return build_chunk(spec, chunk)
+
+    def dictionary_columns(self, spec: DatasetSpec) -> list[str]:
+        vocab = vocabularies(spec)
+        small = [key for key in KEYS if vocab[key].size <= DICTIONARY_MAX_VALUES]
+        return [key for key in small if key != spec.partition_by] + ["v1", "v2"]
+
+
+TABLE = GroupByTable()
