@@ -8,7 +8,13 @@ import json
 import psutil
 
 from bakeoff import paths
-from bakeoff.engines import ENGINE_NAMES, EngineOptions, is_installed
+from bakeoff.engines import (
+    ENGINE_NAMES,
+    EngineOptions,
+    create_engine,
+    is_installed,
+    parse_options,
+)
 from bakeoff.errors import InputError
 from bakeoff.runner import Limits, RunRecord, append_to_log
 from bakeoff.units import format_bytes
@@ -38,23 +44,21 @@ def select_workloads(names: list[str]) -> list[Workload]:
     return list(dict.fromkeys(chosen))
 
 
-def parse_options(pairs: list[str]) -> dict[str, str]:
-    options = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise InputError(f"--option takes key=value, not {pair!r}")
-        options[key] = value
-    return options
-
-
 def describe(record: RunRecord) -> str:
     wall = f"{record.wall_s:.3f} s" if record.wall_s is not None else "-"
     peak = format_bytes(record.peak_bytes) if record.peak_bytes is not None else "-"
-    return (
+    line = (
         f"{record.engine:<7} {record.workload:<12} rows={record.rows:<11} "
         f"{record.status:<13} {wall:>11} {peak:>12}  {record.detail}"
     )
+    if record.digest:
+        sums = ", ".join(
+            f"sum({name})={value:.10g}"
+            for name, value in record.digest["sums"].items()
+            if value is not None
+        )
+        line += f"\n        digest: {record.digest['rows']} rows; {sums}"
+    return line
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -79,7 +83,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.memory_limit is not None
         else int(psutil.virtual_memory().total * DEFAULT_MEMORY_SHARE)
     )
-    options = EngineOptions(address=args.address, extra=parse_options(args.option))
+    configured = EngineOptions.from_environment(args.engine)
+    options = EngineOptions(
+        address=args.address or configured.address,
+        extra={**configured.extra, **parse_options(args.option)},
+    )
+    create_engine(args.engine, options)  # checks the options before any data is made
     records = run_supervised(
         args.engine,
         options,

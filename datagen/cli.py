@@ -7,6 +7,7 @@ the summary goes to stderr with the progress bar.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -17,12 +18,27 @@ from datagen.dataset import DatasetSpec, parse_rows
 DEFAULTS = DatasetSpec()
 
 
-def _count(text: str) -> int:
-    """A row or group count: ``10000``, ``1e7``, ``2.5e6`` or ``tiny``."""
+def _rows(text: str) -> int:
+    """A row count: ``10000``, ``1e7``, ``2.5e6`` or a named scale (``tiny``)."""
     try:
         return parse_rows(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _whole_number(text: str) -> int:
+    """A count written ``100`` or ``1e2``."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value.is_integer():
+        raise argparse.ArgumentTypeError(f"expected a whole number like 100 or 1e2, not {text!r}")
+    return int(value)
 
 
 def _number(kind: Callable[[str], float | int]) -> Callable[[str], float | int]:
@@ -32,7 +48,6 @@ def _number(kind: Callable[[str], float | int]) -> Callable[[str], float | int]:
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {kind.__name__}, not {text!r}") from None
 
-    parse.__name__ = kind.__name__
     return parse
 
 
@@ -40,9 +55,9 @@ def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     """The options that choose a dataset (its spec) and where datasets live."""
     parser.add_argument("--table", default=DEFAULTS.table, choices=sorted(TABLES))
     parser.add_argument(
-        "--rows", type=_count, default=DEFAULTS.rows, help="row count: 1e7, 10000 or tiny"
+        "--rows", type=_rows, default=DEFAULTS.rows, help="row count: 1e7, 10000 or tiny"
     )
-    parser.add_argument("--k", type=_count, default=DEFAULTS.k, help="number of groups (K)")
+    parser.add_argument("--k", type=_whole_number, default=DEFAULTS.k, help="number of groups (K)")
     parser.add_argument(
         "--null-pct",
         type=_number(float),
@@ -54,7 +69,7 @@ def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--partition-by", metavar="COLUMN", help="hive-partition by a column")
     parser.add_argument(
         "--rows-per-file",
-        type=_count,
+        type=_whole_number,
         default=DEFAULTS.rows_per_file,
         help="most rows in one part file",
     )

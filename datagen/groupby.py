@@ -123,17 +123,27 @@ def id_labels(count: int, digits: int) -> pa.StringArray:
         width = max(digits, len(str(low)))
         high = min(count, 10**width - 1)
         data.append(_label_bytes(np.arange(low, high + 1), width).ravel())
-        lengths.append(np.full(high - low + 1, 2 + width, dtype=np.int32))
+        lengths.append(np.full(high - low + 1, 2 + width, dtype=np.int64))
         low = high + 1
-    offsets = np.zeros(count + 1, dtype=np.int32)
+    offsets = np.zeros(count + 1, dtype=np.int64)
     np.cumsum(np.concatenate(lengths), out=offsets[1:])
+    if offsets[-1] > np.iinfo(np.int32).max:
+        raise ValueError(f"{count:,} labels do not fit one Arrow string array")
     return pa.StringArray.from_buffers(
-        count, pa.py_buffer(offsets), pa.py_buffer(np.concatenate(data))
+        count, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(np.concatenate(data))
     )
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=4)
+def _offsets_table(width: int) -> np.ndarray:
+    return np.arange(0, (ROW_GROUP_ROWS + 1) * width, width, dtype=np.int32)
+
+
 def _fixed_offsets(rows: int, width: int) -> pa.Buffer:
+    """Offsets of ``rows`` strings of ``width`` bytes: a slice of one cached table."""
+    table = _offsets_table(width)
+    if rows < len(table):
+        return pa.py_buffer(table[: rows + 1])
     return pa.py_buffer(np.arange(0, (rows + 1) * width, width, dtype=np.int32))
 
 

@@ -211,6 +211,16 @@ def test_reused_unless_forced(tmp_path):
     )
 
 
+def test_an_incomplete_dataset_is_regenerated(tmp_path):
+    spec = DatasetSpec(rows=10_000)
+    dataset = ensure_dataset(spec, tmp_path, progress=False)
+    dataset.files[0].write_bytes(b"truncated")
+    again = generate(spec, tmp_path, progress=False)
+    assert again.generated
+    assert again.dataset.checksum == dataset.checksum
+    assert pq.read_table(again.dataset.files[0]).num_rows == 10_000
+
+
 def test_concurrent_generators_share_one_dataset(tmp_path):
     command = [
         *(sys.executable, "-m", "bakeoff", "datagen"),
@@ -287,6 +297,8 @@ BAD_ARGUMENTS = [
     ["--rows", "1.5"],
     ["--rows", "100", "--k", "1000"],
     ["--k", "0"],
+    ["--k", "many"],
+    ["--k", "tiny"],
     ["--table", "nope"],
     ["--bogus"],
     ["--null-pct", "100"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 
-from bakeoff.engines.base import Engine, EngineOptions, Resources
+from bakeoff.engines.base import Engine, EngineOptions, Resources, parse_options
 
 ENGINE_NAMES: tuple[str, ...] = ("duckdb", "polars", "dask", "spark", "vaex")
 
@@ -19,7 +19,10 @@ def engine_class(name: str) -> type[Engine]:
 
 def is_installed(name: str) -> bool:
     """Whether this environment can import the engine's library."""
-    return importlib.util.find_spec(engine_class(name).import_name) is not None
+    try:
+        return importlib.util.find_spec(engine_class(name).import_name) is not None
+    except ModuleNotFoundError:  # the parent package of a dotted name is missing
+        return False
 
 
 def create_engine(
@@ -36,4 +39,5 @@ __all__ = [
     "create_engine",
     "engine_class",
     "is_installed",
+    "parse_options",
 ]

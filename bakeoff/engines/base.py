@@ -11,6 +11,7 @@ import importlib
 import importlib.metadata
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -19,6 +20,7 @@ import psutil
 import pyarrow as pa
 
 from bakeoff import paths
+from bakeoff.errors import InputError
 from datagen.dataset import Dataset
 
 GIB = 1024**3
@@ -59,17 +61,45 @@ class EngineOptions:
     address: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
+    @classmethod
+    def from_environment(cls, engine: str) -> EngineOptions:
+        """Options from configuration: ``BAKEOFF_<ENGINE>_ADDRESS`` and
+        ``BAKEOFF_<ENGINE>_OPTIONS`` (``key=value,key=value``), as asv runs take them."""
+        prefix = f"BAKEOFF_{engine.upper()}_"
+        pairs = filter(None, os.environ.get(prefix + "OPTIONS", "").split(","))
+        return cls(address=os.environ.get(prefix + "ADDRESS") or None, extra=parse_options(pairs))
+
+
+def parse_options(pairs: Iterable[str]) -> dict[str, str]:
+    """``["engine=streaming"]`` -> ``{"engine": "streaming"}``; InputError on anything else."""
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"an engine option is key=value, not {pair!r}")
+        options[key.strip()] = value.strip()
+    return options
+
 
 class Engine(ABC):
     name: ClassVar[str]
     distribution: ClassVar[str]  # the pip distribution whose version we report
     import_name: ClassVar[str]  # the module the adapter imports
+    address_schemes: ClassVar[tuple[str, ...]] = ()  # cluster addresses it accepts, if any
 
     def __init__(
         self, resources: Resources | None = None, options: EngineOptions | None = None
     ) -> None:
         self.resources = resources or Resources.detect()
-        self.options = options or EngineOptions()
+        self.options = options or EngineOptions.from_environment(self.name)
+        address = self.options.address
+        if address and not address.startswith(self.address_schemes or ("\0",)):
+            accepted = ", ".join(f"{scheme}…" for scheme in self.address_schemes)
+            raise InputError(
+                f"{self.name} takes no cluster address"
+                if not accepted
+                else f"{self.name} takes a cluster address {accepted}, not {address!r}"
+            )
 
     # -- life cycle -------------------------------------------------------------------------
     def start(self) -> None:

@@ -25,6 +25,7 @@ class DaskEngine(Engine):
     name = "dask"
     distribution = "dask"
     import_name = "dask.dataframe"
+    address_schemes = ("tcp://", "tls://", "inproc://", "ucx://")
 
     out_of_memory_markers = (*Engine.out_of_memory_markers, "killedworker")
 

@@ -55,6 +55,7 @@ class SparkEngine(Engine):
     name = "spark"
     distribution = "pyspark"
     import_name = "pyspark.sql"
+    address_schemes = ("spark://", "local", "yarn", "k8s://")
 
     out_of_memory_markers = (*Engine.out_of_memory_markers, "gc overhead limit exceeded")
 
