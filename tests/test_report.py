@@ -36,7 +36,7 @@ def test_failures_are_named_with_their_reason(tmp_path):
     ]
     (tmp_path / "runs.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
     report = write_report(tmp_path, tmp_path / "asv").read_text()
-    table = [line for line in report.splitlines() if line.startswith("| groupby_q1")][0]
+    table = next(line for line in report.splitlines() if line.startswith("| groupby_q1"))
     cells = [cell.strip() for cell in table.strip("|").split("|")][1:]
     assert cells == ["**asv failed**", "**out_of_memory**", "**timeout**", "**wrong_answer**"]
     assert "no result after the 600 s time limit" in report
