@@ -55,7 +55,7 @@ from datagen.table import ROW_GROUP_ROWS, FilePlan, TableGenerator
 
 # Bump whenever the bytes generated for some spec change: datasets of another version are
 # regenerated rather than reused.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: v1 and v2 are int64
 COMPRESSION = "snappy"
 
 OnRows = Callable[[int], None]

@@ -35,7 +35,8 @@ from datagen.groupby import HIVE_NULL, KEYS, id_labels, share, sort_codes
 from datagen.writer import show_progress
 
 STRING_IDS = ("id1", "id2", "id3")
-INT_COLUMNS = ("id4", "id5", "id6", "v1", "v2")
+INT_IDS = ("id4", "id5", "id6")
+INT_COLUMNS = (*INT_IDS, "v1", "v2")
 
 
 def read(dataset: Dataset) -> pa.Table:
@@ -58,7 +59,8 @@ def test_schema_values_and_manifest(tmp_path):
     schema = pq.read_schema(dataset.files[0])
     assert schema.names == [*KEYS, "v1", "v2", "v3"]
     assert all(schema.field(name).type == pa.string() for name in STRING_IDS)
-    assert all(schema.field(name).type == pa.int32() for name in INT_COLUMNS)
+    assert all(schema.field(name).type == pa.int32() for name in INT_IDS)
+    assert all(schema.field(name).type == pa.int64() for name in ("v1", "v2"))
     assert schema.field("v3").type == pa.float64()
 
     table = read(dataset)
