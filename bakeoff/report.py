@@ -15,6 +15,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bakeoff import paths
 from bakeoff.engines import ENGINE_NAMES
@@ -22,6 +23,9 @@ from bakeoff.runner import RunRecord
 from bakeoff.units import format_bytes
 from datagen.dataset import format_rows
 
+WORKLOAD_MODULE = "bench_workloads"
+DATAGEN_MODULE = "bench_datagen"
+HARNESS_ENVIRONMENT = "harness"
 TIME_KEY = "time_query"
 MEMORY_KEY = "track_peak_tree_bytes"
 
@@ -38,34 +42,58 @@ class Cell:
         return self.wall_s is not None
 
 
-def load_asv(asv_results: Path) -> tuple[dict[tuple[str, str, int], Cell], str]:
-    """The newest asv result per engine environment, as cells keyed (engine, workload, rows)."""
+def _finite(value: object) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def newest_results(asv_results: Path) -> dict[str, Any]:
+    """The newest asv result of each environment, by its ``BAKEOFF_ENGINE``."""
     from asv.results import iter_results
 
-    newest: dict[str, object] = {}
+    newest: dict[str, Any] = {}
     for result in iter_results(str(asv_results)) if asv_results.exists() else []:
-        engine = result.env_vars.get("BAKEOFF_ENGINE")
-        if engine in ENGINE_NAMES and (engine not in newest or result.date > newest[engine].date):
-            newest[engine] = result
+        name = result.env_vars.get("BAKEOFF_ENGINE")
+        if name and (name not in newest or result.date > newest[name].date):
+            newest[name] = result
+    return newest
+
+
+def engine_cells(newest: dict[str, Any]) -> dict[tuple[str, str, int], Cell]:
+    """Time and peak of every (engine, workload, rows) that asv measured."""
     cells: dict[tuple[str, str, int], Cell] = {}
-    commit = ""
     for engine, result in newest.items():
-        commit = result.commit_hash[:10]
+        if engine not in ENGINE_NAMES:
+            continue
         for key in result.get_all_result_keys():
-            kind = key.rsplit(".", 1)[-1]
-            if kind not in (TIME_KEY, MEMORY_KEY):
+            module, kind = key.split(".", 1)[0], key.rsplit(".", 1)[-1]
+            if module != WORKLOAD_MODULE or kind not in (TIME_KEY, MEMORY_KEY):
                 continue
             params = result.get_result_params(key)
             values = result.get_result_value(key, params)
             combos = [(w, r) for w in params[0] for r in params[1]]
             for (workload, rows), value in zip(combos, values, strict=True):
                 cell = cells.setdefault((engine, workload.strip("'\""), int(rows)), Cell())
-                if value is not None and not (isinstance(value, float) and math.isnan(value)):
+                if _finite(value):
                     if kind == TIME_KEY:
                         cell.wall_s, cell.status = value, "ok"
                     else:
                         cell.peak_bytes = value
-    return cells, commit
+    return cells
+
+
+def generator_figures(newest: dict[str, Any]) -> dict[str, dict[int, float]]:
+    """The data generator's tracks (rows/s, write-only bound, ratio, peak) by row count."""
+    result = newest.get(HARNESS_ENVIRONMENT)
+    figures: dict[str, dict[int, float]] = {}
+    for key in result.get_all_result_keys() if result is not None else []:
+        if not key.startswith(f"{DATAGEN_MODULE}."):
+            continue
+        params = result.get_result_params(key)
+        values = result.get_result_value(key, params)
+        for rows, value in zip(params[0], values, strict=True):
+            if _finite(value):
+                figures.setdefault(key.rsplit(".track_", 1)[-1], {})[int(rows)] = value
+    return figures
 
 
 def latest_records(log: Path) -> dict[tuple[str, str, int], RunRecord]:
@@ -103,21 +131,27 @@ def _time(cell: Cell) -> str:
 
 
 def rank(
-    cells: dict[tuple[str, str, int], Cell], engines: list[str], workloads: list[str], rows: int
+    cells: dict[tuple[str, str, int], Cell],
+    engines: list[str],
+    workloads: list[str],
+    rows: int,
+    measure: str = "wall_s",
 ) -> list[tuple[str, float, int]]:
-    """(engine, geometric-mean slowdown vs the fastest, questions answered), best first."""
+    """(engine, geometric mean of ``measure`` relative to the best engine on each question,
+    questions answered), best first; engines that answered more questions rank first."""
     ratios: dict[str, list[float]] = defaultdict(list)
     for workload in workloads:
-        times = {
-            e: cells[e, workload, rows].wall_s
-            for e in engines
-            if (e, workload, rows) in cells and cells[e, workload, rows].ok
+        values = {
+            engine: getattr(cell, measure)
+            for engine in engines
+            if (cell := cells.get((engine, workload, rows))) is not None
+            and cell.ok
+            and getattr(cell, measure)
         }
-        if not times:
-            continue
-        fastest = min(times.values())
-        for engine, seconds in times.items():
-            ratios[engine].append(seconds / fastest)
+        if values:
+            best = min(values.values())
+            for engine, value in values.items():
+                ratios[engine].append(value / best)
     ranked = [(e, math.exp(sum(map(math.log, r)) / len(r)), len(r)) for e, r in ratios.items()]
     return sorted(ranked, key=lambda item: (-item[2], item[1]))
 
@@ -172,8 +206,39 @@ def plot(
     plt.close(figure)
 
 
+def generator_section(figures: dict[str, dict[int, float]]) -> list[str]:
+    """The data generator's throughput next to its write-only bound, as a table."""
+    if not figures:
+        return []
+    lines = [
+        "",
+        "## Data generator",
+        "",
+        "| rows | generator rows/s | write-only bound rows/s | ratio | peak tree |",
+        "|---|---|---|---|---|",
+    ]
+    for rows in sorted({r for values in figures.values() for r in values}):
+        speed, bound, ratio, peak = (
+            figures.get(name, {}).get(rows)
+            for name in (
+                "rows_per_second",
+                "write_only_rows_per_second",
+                "throughput_ratio",
+                "peak_tree_bytes",
+            )
+        )
+        lines.append(
+            f"| {format_rows(rows)} | {f'{speed:,.0f}' if speed else '-'} | "
+            f"{f'{bound:,.0f}' if bound else '-'} | {f'{ratio:.2f}' if ratio else '-'} | "
+            f"{format_bytes(peak) if peak else '-'} |"
+        )
+    return lines
+
+
 def write_report(results: Path, asv_results: Path) -> Path:
-    cells, commit = load_asv(asv_results)
+    newest = newest_results(asv_results)
+    commit = next((r.commit_hash[:10] for r in newest.values()), "")
+    cells = engine_cells(newest)
     records = latest_records(results / paths.run_log().name)
     cells = merge(cells, records)
     engines = [e for e in ENGINE_NAMES if any(key[0] == e for key in cells)]
@@ -189,12 +254,16 @@ def write_report(results: Path, asv_results: Path) -> Path:
     )
     for rows in scales:
         lines += ["", f"## {format_rows(rows)} rows", ""]
+        by_memory = {
+            e: ratio for e, ratio, _ in rank(cells, engines, workloads, rows, "peak_bytes")
+        }
         for position, (engine, slowdown, answered) in enumerate(
             rank(cells, engines, workloads, rows), start=1
         ):
+            memory = f", {by_memory[engine]:.1f}x the least memory" if engine in by_memory else ""
             lines.append(
-                f"{position}. **{engine}**: {slowdown:.2f}x the fastest "
-                f"(geometric mean over {answered} of {len(workloads)} questions)"
+                f"{position}. **{engine}**: {slowdown:.2f}x the fastest time{memory} "
+                f"(geometric means over the {answered} of {len(workloads)} questions it answered)"
             )
         lines += ["", "| workload | " + " | ".join(engines) + " |", "|---|" + "---|" * len(engines)]
         for workload in workloads:
@@ -216,6 +285,7 @@ def write_report(results: Path, asv_results: Path) -> Path:
             f"- {e} {w} at {format_rows(r)} rows: **{c.status}** {c.detail}"
             for (e, w, r), c in failures
         ]
+    lines += generator_section(generator_figures(newest))
     lines += ["", "## Engines and their settings", ""]
     for engine in engines:
         record = next((r for (e, _, _), r in reversed(records.items()) if e == engine), None)

@@ -30,7 +30,10 @@ class _WorkloadFamily:
         self.prepared = PreparedWorkload(workload, rows)
 
     def teardown(self, workload, rows):
-        self.prepared.close()
+        # asv calls teardown after a setup that skipped (NotImplementedError) or failed too.
+        prepared = getattr(self, "prepared", None)
+        if prepared is not None:
+            prepared.close()
 
     def time_query(self, workload, rows):
         self.prepared.run_once()
