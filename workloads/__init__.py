@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from types import ModuleType
 from typing import Any
 
@@ -60,4 +61,22 @@ def implementation(engine: str, workload: Workload) -> Implementation | Unsuppor
     return queries[workload.name]
 
 
-__all__ = ["FAMILIES", "Unsupported", "Workload", "all_workloads", "get_workload", "implementation"]
+def run_canonical_sql(workload: Workload, engine: Any, dataset: Any) -> Any:
+    """The workload's canonical SQL, on an engine whose adapter runs SQL (``engine.sql``)."""
+    return engine.sql(dataset, workload.sql)
+
+
+def canonical_sql_queries(workloads: tuple[Workload, ...]) -> dict[str, Implementation]:
+    """``QUERIES`` for a SQL engine that answers each question with its canonical statement."""
+    return {workload.name: partial(run_canonical_sql, workload) for workload in workloads}
+
+
+__all__ = [
+    "FAMILIES",
+    "Unsupported",
+    "Workload",
+    "all_workloads",
+    "canonical_sql_queries",
+    "get_workload",
+    "implementation",
+]

@@ -30,7 +30,15 @@ class Workload:
     input_columns: tuple[str, ...]  # what the reference needs to read
     reference: Callable[[pd.DataFrame], pd.DataFrame]  # the independent answer
     rel_tol: float = 1e-9  # sums and floats within this relative tolerance
-    sum_columns: tuple[str, ...] = ()  # result columns that are sums (see bakeoff.validation)
+    # For aggregation questions: (result column, function) pairs, function one of
+    # "sum" and "mean". Dataframe engines whose idiomatic API takes a mapping of aggregations
+    # build their call from it; questions that do not fit one write their own function.
+    aggregations: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def sum_columns(self) -> tuple[str, ...]:
+        """Result columns that are sums (an empty sum: see :mod:`bakeoff.validation`)."""
+        return tuple(column for column, how in self.aggregations if how == "sum")
 
     def __post_init__(self) -> None:
         if not self.name.startswith(f"{self.family}_"):

@@ -38,7 +38,7 @@ def _spec(
         keys=keys,
         input_columns=(*keys, *aggs),
         reference=lambda frame: _groupby(frame, list(keys), aggs),
-        sum_columns=tuple(column for column, how in aggs.items() if how == "sum"),
+        aggregations=tuple(aggs.items()),
     )
 
 

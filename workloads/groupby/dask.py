@@ -1,34 +1,21 @@
 """Dask answers the groupby questions with ``groupby(..., dropna=False).agg`` on dask.dataframe.
 
-``dropna=False`` keeps the NULL-key group, as the SQL question does.
+Each question's aggregations come from its spec; ``dropna=False`` keeps the NULL-key group,
+as the SQL question does.
 """
 
 from __future__ import annotations
 
+from functools import partial
 
-def _aggregate(engine, dataset, by: list[str], aggregations: dict[str, str]):
-    frame = engine.scan(dataset)[[*by, *aggregations]]
-    return frame.groupby(by, dropna=False).agg(aggregations).reset_index()
-
-
-def q1(engine, dataset):
-    return _aggregate(engine, dataset, ["id1"], {"v1": "sum"})
+from workloads.groupby import WORKLOADS
+from workloads.spec import Workload
 
 
-def q2(engine, dataset):
-    return _aggregate(engine, dataset, ["id1", "id2"], {"v1": "sum"})
+def aggregate(workload: Workload, engine, dataset):
+    keys, aggregations = list(workload.keys), dict(workload.aggregations)
+    frame = engine.scan(dataset)[[*keys, *aggregations]]
+    return frame.groupby(keys, dropna=False).agg(aggregations).reset_index()
 
 
-def q3(engine, dataset):
-    return _aggregate(engine, dataset, ["id3"], {"v1": "sum", "v3": "mean"})
-
-
-def q4(engine, dataset):
-    return _aggregate(engine, dataset, ["id4"], {"v1": "mean", "v2": "mean", "v3": "mean"})
-
-
-def q5(engine, dataset):
-    return _aggregate(engine, dataset, ["id6"], {"v1": "sum", "v2": "sum", "v3": "sum"})
-
-
-QUERIES = {"groupby_q1": q1, "groupby_q2": q2, "groupby_q3": q3, "groupby_q4": q4, "groupby_q5": q5}
+QUERIES = {workload.name: partial(aggregate, workload) for workload in WORKLOADS}

@@ -1,36 +1,22 @@
-"""Vaex answers the groupby questions with ``groupby(by, agg={...})`` and ``vaex.agg``."""
+"""Vaex answers the groupby questions with ``groupby(by, agg={...})`` and ``vaex.agg``.
+
+Each question's aggregations come from its spec, as ``vaex.agg.<function>(column)``.
+"""
 
 from __future__ import annotations
 
+from functools import partial
+
 from bakeoff.lazy import lazy_import
+from workloads.groupby import WORKLOADS
+from workloads.spec import Workload
 
 vaex = lazy_import("vaex")
 
 
-def _aggregate(engine, dataset, by: list[str], aggregations: dict[str, str]):
-    frame = engine.scan(dataset)
-    agg = {column: getattr(vaex.agg, how)(column) for column, how in aggregations.items()}
-    return frame.groupby(by=by, agg=agg)
+def aggregate(workload: Workload, engine, dataset):
+    agg = {column: getattr(vaex.agg, how)(column) for column, how in workload.aggregations}
+    return engine.scan(dataset).groupby(by=list(workload.keys), agg=agg)
 
 
-def q1(engine, dataset):
-    return _aggregate(engine, dataset, ["id1"], {"v1": "sum"})
-
-
-def q2(engine, dataset):
-    return _aggregate(engine, dataset, ["id1", "id2"], {"v1": "sum"})
-
-
-def q3(engine, dataset):
-    return _aggregate(engine, dataset, ["id3"], {"v1": "sum", "v3": "mean"})
-
-
-def q4(engine, dataset):
-    return _aggregate(engine, dataset, ["id4"], {"v1": "mean", "v2": "mean", "v3": "mean"})
-
-
-def q5(engine, dataset):
-    return _aggregate(engine, dataset, ["id6"], {"v1": "sum", "v2": "sum", "v3": "sum"})
-
-
-QUERIES = {"groupby_q1": q1, "groupby_q2": q2, "groupby_q3": q3, "groupby_q4": q4, "groupby_q5": q5}
+QUERIES = {workload.name: partial(aggregate, workload) for workload in WORKLOADS}
