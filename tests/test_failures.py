@@ -59,6 +59,7 @@ def test_a_wrong_answer_is_a_failure_not_a_timing(duckdb_engine, tiny, monkeypat
     record = run_workload(duckdb_engine, workload, tiny, reference=reference_digest(tiny, workload))
     assert record.status == Status.WRONG_ANSWER
     assert "sum of v1" in record.detail
+    assert record.wall_s is None and record.peak_bytes is None
 
 
 def test_an_engine_error_is_recorded(duckdb_engine, tiny, monkeypatch):
