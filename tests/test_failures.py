@@ -120,3 +120,13 @@ def test_an_empty_sum_may_be_zero_but_only_in_sum_columns():
     engine = Digest(rows=1, columns=["id1", "v1"], sums={"v1": 0}, sorted_rows=[["a", 0]])
     assert compare(engine, reference, rel_tol=1e-9, sum_columns=("v1",)) is None
     assert "v1 is 0, expected None" in compare(engine, reference, rel_tol=1e-9)
+
+
+def test_spark_without_java_says_so_in_one_line(data_dir, tmp_path, monkeypatch):
+    pytest.importorskip("pyspark")
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-jdk-here"))
+    records, done = run_engine("spark", data_dir, tmp_path, workload="groupby_q1")
+    assert [r.status for r in records] == ["error"], done.stderr
+    assert "Spark needs Java 17+" in records[0].detail
+    assert "\n" not in records[0].detail
+    assert done.returncode == 1
