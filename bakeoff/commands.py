@@ -75,6 +75,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     workloads = select_workloads(args.workload)
     if args.timeout <= 0 or (args.memory_limit is not None and args.memory_limit <= 0):
         raise InputError("--timeout and --memory-limit must be positive")
+    configured = EngineOptions.from_environment(args.engine)
+    options = EngineOptions(
+        address=args.address or configured.address,
+        extra={**configured.extra, **parse_options(args.option)},
+    )
+    create_engine(args.engine, options)  # checks the options before any data is made
     dataset = ensure_dataset(spec_from_args(args), args.data_dir)
     for workload in workloads:  # computed here, once, so no timed run waits for pandas
         reference_digest(dataset, workload)
@@ -83,12 +89,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.memory_limit is not None
         else int(psutil.virtual_memory().total * DEFAULT_MEMORY_SHARE)
     )
-    configured = EngineOptions.from_environment(args.engine)
-    options = EngineOptions(
-        address=args.address or configured.address,
-        extra={**configured.extra, **parse_options(args.option)},
-    )
-    create_engine(args.engine, options)  # checks the options before any data is made
     records = run_supervised(
         args.engine,
         options,

@@ -130,3 +130,34 @@ def test_spark_without_java_says_so_in_one_line(data_dir, tmp_path, monkeypatch)
     assert "Spark needs Java 17+" in records[0].detail
     assert "\n" not in records[0].detail
     assert done.returncode == 1
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--engine", "polars", "--option", "engine=bogus"], "polars option engine is one of"),
+        (["--engine", "duckdb", "--option", "threads=1"], "duckdb has no option 'threads'"),
+        (["--engine", "duckdb", "--address", "tcp://localhost:8786"], "takes no cluster address"),
+        (["--engine", "duckdb", "--rows", "0"], "rows"),
+    ],
+)
+def test_bad_engine_options_are_one_line_before_any_work(arguments, message, tmp_path):
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bakeoff",
+            "run",
+            "--workload",
+            "groupby_q1",
+            "--data-dir",
+            str(tmp_path / "data"),
+            *arguments,
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "data").exists()

@@ -86,6 +86,7 @@ class Engine(ABC):
     distribution: ClassVar[str]  # the pip distribution whose version we report
     import_name: ClassVar[str]  # the module the adapter imports
     address_schemes: ClassVar[tuple[str, ...]] = ()  # cluster addresses it accepts, if any
+    option_choices: ClassVar[dict[str, tuple[str, ...]]] = {}  # engine options, default first
 
     def __init__(
         self, resources: Resources | None = None, options: EngineOptions | None = None
@@ -100,6 +101,19 @@ class Engine(ABC):
                 if not accepted
                 else f"{self.name} takes a cluster address {accepted}, not {address!r}"
             )
+        for key, value in self.options.extra.items():
+            choices = self.option_choices.get(key)
+            if choices is None:
+                known = ", ".join(self.option_choices) or "none"
+                raise InputError(f"{self.name} has no option {key!r} (options: {known})")
+            if value not in choices:
+                raise InputError(
+                    f"{self.name} option {key} is one of {', '.join(choices)}, not {value!r}"
+                )
+
+    def option(self, key: str) -> str:
+        """An engine option's value; the first choice is the default."""
+        return self.options.extra.get(key, self.option_choices[key][0])
 
     # -- life cycle -------------------------------------------------------------------------
     def start(self) -> None:

@@ -7,35 +7,30 @@ option ``engine`` asks for ``streaming`` (out-of-core) or ``in-memory``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import pyarrow as pa
 
 from bakeoff.engines.base import Engine
-from bakeoff.errors import InputError
 from bakeoff.lazy import lazy_import
 from datagen.dataset import Dataset
 
 pl = lazy_import("polars")
-
-COLLECT_ENGINES = ("auto", "in-memory", "streaming")
 
 
 class PolarsEngine(Engine):
     name = "polars"
     distribution = "polars"
     import_name = "polars"
+    option_choices: ClassVar[dict[str, tuple[str, ...]]] = {
+        "engine": ("auto", "in-memory", "streaming")
+    }
 
     def environment(self) -> dict[str, str]:
         return {"POLARS_MAX_THREADS": str(self.resources.cores)}
 
     def _start(self) -> None:
-        self.collect_engine = self.options.extra.get("engine", "auto")
-        if self.collect_engine not in COLLECT_ENGINES:
-            raise InputError(
-                f"polars engine must be one of {', '.join(COLLECT_ENGINES)}, "
-                f"not {self.collect_engine!r}"
-            )
+        self.collect_engine = self.option("engine")
 
     def stop(self) -> None:
         pass
