@@ -19,10 +19,16 @@ from bakeoff import paths
 from bakeoff.engines import ENGINE_NAMES
 from bakeoff.errors import InputError
 from bakeoff.reference import reference_digest
-from bakeoff.suite import DEFAULT_SCALES, SCALES_VARIABLE, suite_scales
+from bakeoff.suite import (
+    DEFAULT_SCALES,
+    SCALES_VARIABLE,
+    WORKLOADS_VARIABLE,
+    suite_scales,
+    suite_workloads,
+)
 from datagen import ensure_dataset
 from datagen.dataset import DatasetSpec
-from workloads import all_workloads
+from workloads import Workload
 
 HARNESS_ENVIRONMENT = "harness"
 
@@ -47,12 +53,12 @@ def derived_config(repo: Path, engines: list[str], work_dir: Path) -> Path:
     return path
 
 
-def prepare_data(scales: list[int]) -> None:
-    tables = {w.table for w in all_workloads().values()}
+def prepare_data(scales: list[int], workloads: list[Workload]) -> None:
+    """Every dataset the suite reads, and the reference answer of every workload on it."""
     for rows in scales:
-        for table in sorted(tables):
+        for table in sorted({w.table for w in workloads}):
             dataset = ensure_dataset(DatasetSpec(table=table, rows=rows), paths.data_dir())
-            for workload in all_workloads().values():
+            for workload in workloads:
                 if workload.table == table:
                     reference_digest(dataset, workload)
             print(f"dataset ready: {dataset.path}", flush=True)
@@ -79,7 +85,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if not (repo / "asv.conf.json").exists():
         raise InputError(f"{repo} has no asv.conf.json; run from the bakeoff repository")
     os.environ[SCALES_VARIABLE] = args.rows
-    scales = suite_scales()
+    os.environ[WORKLOADS_VARIABLE] = args.workloads
+    scales, workloads = suite_scales(), suite_workloads()
     if any(rows <= 0 for rows in scales):
         raise InputError("--rows must be positive")
     env = dict(
@@ -87,7 +94,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         BAKEOFF_DATA_DIR=str(paths.data_dir()),
         BAKEOFF_RESULTS_DIR=str(paths.results_dir()),
     )
-    prepare_data(scales)
+    prepare_data(scales, workloads)
     config = derived_config(repo, engines, repo / ".asv")
     asv(config, "machine", "--yes", env=env)
     run = ["run", "HEAD^!", "--show-stderr", "--launch-method", "spawn"]
@@ -115,6 +122,11 @@ def configure(sub: argparse._SubParsersAction) -> None:
         "--rows",
         default=os.environ.get(SCALES_VARIABLE) or DEFAULT_SCALES,
         help="scales, comma-separated, e.g. 1e6,1e7 (default %(default)s)",
+    )
+    bench.add_argument(
+        "--workloads",
+        default=os.environ.get("BAKEOFF_WORKLOADS") or "all",
+        help="workloads or families, comma-separated (default %(default)s)",
     )
     bench.add_argument("--quick", action="store_true", help="asv --quick: one sample each")
     bench.add_argument("--bench", default=None, help="asv --bench regex to select benchmarks")

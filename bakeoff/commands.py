@@ -18,30 +18,10 @@ from bakeoff.engines import (
 from bakeoff.errors import InputError
 from bakeoff.runner import Limits, RunRecord, append_to_log
 from bakeoff.units import format_bytes
-from workloads import FAMILIES, Unsupported, all_workloads, implementation
-from workloads.spec import Workload
+from workloads import Unsupported, all_workloads, implementation, select_workloads
 
 DEFAULT_TIMEOUT_S = 1800.0
 DEFAULT_MEMORY_SHARE = 0.9  # of physical memory, for the whole process tree
-
-
-def select_workloads(names: list[str]) -> list[Workload]:
-    """Workload names, family names (``groupby``) or ``all``, comma-separated or repeated."""
-    known = all_workloads()
-    chosen: list[Workload] = []
-    for name in (part for item in names for part in item.split(",") if part):
-        if name == "all":
-            chosen.extend(known.values())
-        elif name in FAMILIES:
-            chosen.extend(w for w in known.values() if w.family == name)
-        elif name in known:
-            chosen.append(known[name])
-        else:
-            raise InputError(
-                f"unknown workload {name!r}; choose from all, "
-                f"{', '.join(FAMILIES)}, {', '.join(known)}"
-            )
-    return list(dict.fromkeys(chosen))
 
 
 def describe(record: RunRecord) -> str:
@@ -95,6 +75,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         dataset,
         workloads,
         Limits(timeout_s=args.timeout, memory_bytes=memory),
+        share_session=args.share_session,
     )
     for record in records:
         if not args.no_log:
@@ -182,6 +163,12 @@ def configure(sub: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="engine-specific option, e.g. engine=streaming for polars",
     )
+    run.add_argument(
+        "--share-session",
+        action="store_true",
+        help="run all workloads in one engine session (faster; memory peaks then start "
+        "from what earlier workloads left behind)",
+    )
     run.add_argument("--json", action="store_true", help="one JSON object per workload")
     run.add_argument(
         "--no-log",
@@ -200,4 +187,4 @@ def configure(sub: argparse._SubParsersAction) -> None:
     report.configure(sub)
 
 
-__all__ = ["configure", "select_workloads"]
+__all__ = ["configure"]

@@ -120,6 +120,7 @@ def provenance() -> dict[str, Any]:
         "memory_bytes": psutil.virtual_memory().total,
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "pid": os.getpid(),  # which worker process ran it
     }
 
 

@@ -18,11 +18,12 @@ from bakeoff.reference import reference_digest
 from bakeoff.runner import Limits, RunRecord, Status, append_to_log, run_workload
 from datagen import ensure_dataset
 from datagen.dataset import DatasetSpec, parse_rows
-from workloads import Unsupported, get_workload, implementation
+from workloads import Unsupported, Workload, get_workload, implementation, select_workloads
 
 ENGINE_VARIABLE = "BAKEOFF_ENGINE"
 SCALES_VARIABLE = "BAKEOFF_SCALES"
 TIMEOUT_VARIABLE = "BAKEOFF_TIMEOUT"
+WORKLOADS_VARIABLE = "BAKEOFF_WORKLOADS"
 DEFAULT_SCALES = "1e6"
 DEFAULT_TIMEOUT_S = 600.0
 MEMORY_SHARE = 0.9
@@ -32,6 +33,11 @@ def suite_scales() -> list[int]:
     """Row counts the suite runs at: ``BAKEOFF_SCALES``, comma-separated (``1e6,1e7``)."""
     text = os.environ.get(SCALES_VARIABLE) or DEFAULT_SCALES
     return [parse_rows(part) for part in text.split(",") if part.strip()]
+
+
+def suite_workloads() -> list[Workload]:
+    """Workloads the suite runs: ``BAKEOFF_WORKLOADS`` (names, families or all; default all)."""
+    return select_workloads([os.environ.get(WORKLOADS_VARIABLE) or "all"])
 
 
 def suite_timeout() -> float:

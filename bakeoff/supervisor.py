@@ -55,8 +55,31 @@ def run_supervised(
     dataset: Dataset,
     workloads: list[Workload],
     limits: Limits,
+    *,
+    share_session: bool = False,
 ) -> list[RunRecord]:
-    """One record per workload, in order, whatever happens to the worker."""
+    """One record per workload, in order, whatever happens to the worker.
+
+    By default every workload gets a fresh worker and engine, as under asv: a peak measured
+    after other queries would start from their leftovers (allocator caches, JVM heap) and
+    say less than the query needs. ``share_session`` runs them all in one worker, faster.
+    """
+    batches = [list(workloads)] if share_session else [[w] for w in workloads]
+    return [
+        record
+        for batch in batches
+        for record in _run_in_workers(engine_name, options, dataset, batch, limits)
+    ]
+
+
+def _run_in_workers(
+    engine_name: str,
+    options: EngineOptions,
+    dataset: Dataset,
+    workloads: list[Workload],
+    limits: Limits,
+) -> list[RunRecord]:
+    """Run ``workloads`` in one worker, and in fresh ones after any crash."""
     engine = create_engine(engine_name, options)  # not started: names version and settings
     remaining = list(workloads)
     records: list[RunRecord] = []

@@ -14,8 +14,12 @@ _REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("BAKEOFF_DATA_DIR", str(_REPO / "data"))
 os.environ.setdefault("BAKEOFF_RESULTS_DIR", str(_REPO / "results"))
 
-from bakeoff.suite import PreparedWorkload, suite_scales, suite_timeout  # noqa: E402
-from workloads import all_workloads  # noqa: E402
+from bakeoff.suite import (  # noqa: E402
+    PreparedWorkload,
+    suite_scales,
+    suite_timeout,
+    suite_workloads,
+)
 
 
 class _WorkloadFamily:
@@ -45,7 +49,7 @@ class _WorkloadFamily:
 
 
 def _family(name):
-    return [w.name for w in all_workloads().values() if w.family == name]
+    return [w.name for w in suite_workloads() if w.family == name]
 
 
 class GroupBy(_WorkloadFamily):

@@ -50,7 +50,12 @@ def bakeoff(
 
 
 def run_engine(
-    engine: str, data_dir: Path, results_dir: Path, *extra: str, workload: str = "groupby"
+    engine: str,
+    data_dir: Path,
+    results_dir: Path,
+    *extra: str,
+    workload: str = "groupby",
+    share_session: bool = True,
 ) -> tuple[list[RunRecord], subprocess.CompletedProcess]:
     env = dict(os.environ, BAKEOFF_RESULTS_DIR=str(results_dir))
     done = bakeoff(
@@ -65,6 +70,7 @@ def run_engine(
         "--data-dir",
         str(data_dir),
         "--json",
+        *(["--share-session"] if share_session else []),
         *extra,
         env=env,
     )

@@ -161,3 +161,12 @@ def test_bad_engine_options_are_one_line_before_any_work(arguments, message, tmp
     assert message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "data").exists()
+
+
+def test_each_workload_gets_a_fresh_engine_unless_the_session_is_shared(data_dir, tmp_path):
+    workloads = "groupby_q1,groupby_q2"
+    fresh, _ = run_engine("duckdb", data_dir, tmp_path, workload=workloads, share_session=False)
+    shared, _ = run_engine("duckdb", data_dir, tmp_path, workload=workloads)
+    assert [r.status for r in fresh + shared] == ["ok"] * 4
+    assert fresh[0].provenance["pid"] != fresh[1].provenance["pid"]
+    assert shared[0].provenance["pid"] == shared[1].provenance["pid"]

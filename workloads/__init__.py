@@ -15,6 +15,7 @@ from functools import partial
 from types import ModuleType
 from typing import Any
 
+from bakeoff.errors import InputError
 from workloads.spec import Workload
 
 FAMILIES: tuple[str, ...] = ("groupby",)
@@ -42,6 +43,25 @@ def get_workload(name: str) -> Workload:
     if name not in workloads:
         raise KeyError(f"unknown workload {name!r}; known: {', '.join(workloads)}")
     return workloads[name]
+
+
+def select_workloads(names: list[str]) -> list[Workload]:
+    """Workload names, family names (``groupby``) or ``all``, comma-separated or repeated."""
+    known = all_workloads()
+    chosen: list[Workload] = []
+    for name in (part for item in names for part in item.split(",") if part):
+        if name == "all":
+            chosen.extend(known.values())
+        elif name in FAMILIES:
+            chosen.extend(w for w in known.values() if w.family == name)
+        elif name in known:
+            chosen.append(known[name])
+        else:
+            raise InputError(
+                f"unknown workload {name!r}; choose from all, "
+                f"{', '.join(FAMILIES)}, {', '.join(known)}"
+            )
+    return list(dict.fromkeys(chosen))
 
 
 def implementation(engine: str, workload: Workload) -> Implementation | Unsupported:
@@ -79,4 +99,5 @@ __all__ = [
     "canonical_sql_queries",
     "get_workload",
     "implementation",
+    "select_workloads",
 ]
