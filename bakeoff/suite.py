@@ -14,6 +14,7 @@ import psutil
 
 from bakeoff import paths
 from bakeoff.engines import ENGINE_NAMES, create_engine, is_installed
+from bakeoff.errors import InputError
 from bakeoff.reference import reference_digest
 from bakeoff.runner import Limits, RunRecord, Status, append_to_log, run_workload
 from datagen import ensure_dataset
@@ -32,7 +33,13 @@ MEMORY_SHARE = 0.9
 def suite_scales() -> list[int]:
     """Row counts the suite runs at: ``BAKEOFF_SCALES``, comma-separated (``1e6,1e7``)."""
     text = os.environ.get(SCALES_VARIABLE) or DEFAULT_SCALES
-    return [parse_rows(part) for part in text.split(",") if part.strip()]
+    try:
+        scales = [parse_rows(part) for part in text.split(",") if part.strip()]
+    except ValueError as error:
+        raise InputError(str(error)) from None
+    if not scales or any(rows <= 0 for rows in scales):
+        raise InputError(f"scales must be positive row counts, not {text!r}")
+    return scales
 
 
 def suite_workloads() -> list[Workload]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -170,3 +171,26 @@ def test_each_workload_gets_a_fresh_engine_unless_the_session_is_shared(data_dir
     assert [r.status for r in fresh + shared] == ["ok"] * 4
     assert fresh[0].provenance["pid"] != fresh[1].provenance["pid"]
     assert shared[0].provenance["pid"] == shared[1].provenance["pid"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--rows", "abc"], "rows must be a number"),
+        (["--rows", "0"], "scales must be positive"),
+        (["--engines", "foo"], "unknown engine 'foo'"),
+        (["--workloads", "groupby_q99"], "unknown workload 'groupby_q99'"),
+    ],
+)
+def test_bad_bench_input_is_one_line(arguments, message, tmp_path):
+    env = dict(os.environ, BAKEOFF_DATA_DIR=str(tmp_path / "data"))
+    done = subprocess.run(
+        [sys.executable, "-m", "bakeoff", "bench", *arguments],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "data").exists()
