@@ -167,6 +167,7 @@ def plot(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib import ticker
 
     figure, axes = plt.subplots(1, 2, figsize=(12, 1.2 + 0.9 * len(workloads)), sharey=True)
     height = 0.8 / max(1, len(engines))
@@ -195,6 +196,9 @@ def plot(
                         color=f"C{index}",
                     )
         axis.set_xscale("log")
+        axis.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        axis.xaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+        axis.xaxis.set_minor_formatter(ticker.NullFormatter())
         axis.set_xlabel(label)
     axes[0].set_yticks([r + 0.4 - height / 2 for r in range(len(workloads))], workloads)
     axes[0].invert_yaxis()
