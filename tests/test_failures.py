@@ -94,28 +94,6 @@ def test_a_timeout_is_a_record_and_the_run_goes_on(data_dir, tmp_path):
     assert "time limit" in records[0].detail
 
 
-def test_running_an_engine_that_is_not_installed_is_one_line(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-m", "bakeoff", "run", "--engine", "nosuch", "--workload", "groupby_q1"],
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 2
-    assert len(done.stderr.strip().splitlines()) == 1
-    assert done.stderr.startswith("bakeoff: error:")
-
-
-def test_unknown_workload_is_one_line(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-m", "bakeoff", "run", "--engine", "duckdb", "--workload", "groupby_q99"],
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 2
-    assert "unknown workload" in done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1
-
-
 def test_an_empty_sum_may_be_zero_but_only_in_sum_columns():
     reference = Digest(rows=1, columns=["id1", "v1"], sums={"v1": None}, sorted_rows=[["a", None]])
     engine = Digest(rows=1, columns=["id1", "v1"], sums={"v1": 0}, sorted_rows=[["a", 0]])
@@ -133,44 +111,35 @@ def test_spark_without_java_says_so_in_one_line(data_dir, tmp_path, monkeypatch)
     assert done.returncode == 1
 
 
+def assert_one_line_error(arguments: list[str], message: str, data_dir) -> None:
+    """``bakeoff *arguments`` fails with exit 2, one line naming ``message``, nothing written."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bakeoff", *arguments],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, BAKEOFF_DATA_DIR=str(data_dir)),
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("bakeoff: error:")
+    assert message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert not data_dir.exists()
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
+        (["--engine", "nosuch"], "invalid choice: 'nosuch'"),
+        (["--engine", "duckdb", "--workload", "groupby_q99"], "unknown workload 'groupby_q99'"),
         (["--engine", "polars", "--option", "engine=bogus"], "polars option engine is one of"),
         (["--engine", "duckdb", "--option", "threads=1"], "duckdb has no option 'threads'"),
         (["--engine", "duckdb", "--address", "tcp://localhost:8786"], "takes no cluster address"),
         (["--engine", "duckdb", "--rows", "0"], "rows"),
     ],
 )
-def test_bad_engine_options_are_one_line_before_any_work(arguments, message, tmp_path):
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bakeoff",
-            "run",
-            "--workload",
-            "groupby_q1",
-            "--data-dir",
-            str(tmp_path / "data"),
-            *arguments,
-        ],
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 2
-    assert message in done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1
-    assert not (tmp_path / "data").exists()
-
-
-def test_each_workload_gets_a_fresh_engine_unless_the_session_is_shared(data_dir, tmp_path):
-    workloads = "groupby_q1,groupby_q2"
-    fresh, _ = run_engine("duckdb", data_dir, tmp_path, workload=workloads, share_session=False)
-    shared, _ = run_engine("duckdb", data_dir, tmp_path, workload=workloads)
-    assert [r.status for r in fresh + shared] == ["ok"] * 4
-    assert fresh[0].provenance["pid"] != fresh[1].provenance["pid"]
-    assert shared[0].provenance["pid"] == shared[1].provenance["pid"]
+def test_bad_run_input_is_one_line_before_any_work(arguments, message, tmp_path):
+    run = ["run", "--workload", "groupby_q1", *arguments]
+    assert_one_line_error(run, message, tmp_path / "data")
 
 
 @pytest.mark.parametrize(
@@ -183,14 +152,13 @@ def test_each_workload_gets_a_fresh_engine_unless_the_session_is_shared(data_dir
     ],
 )
 def test_bad_bench_input_is_one_line(arguments, message, tmp_path):
-    env = dict(os.environ, BAKEOFF_DATA_DIR=str(tmp_path / "data"))
-    done = subprocess.run(
-        [sys.executable, "-m", "bakeoff", "bench", *arguments],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    assert done.returncode == 2
-    assert message in done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1
-    assert not (tmp_path / "data").exists()
+    assert_one_line_error(["bench", *arguments], message, tmp_path / "data")
+
+
+def test_each_workload_gets_a_fresh_engine_unless_the_session_is_shared(data_dir, tmp_path):
+    workloads = "groupby_q1,groupby_q2"
+    fresh, _ = run_engine("duckdb", data_dir, tmp_path, workload=workloads, share_session=False)
+    shared, _ = run_engine("duckdb", data_dir, tmp_path, workload=workloads)
+    assert [r.status for r in fresh + shared] == ["ok"] * 4
+    assert fresh[0].provenance["pid"] != fresh[1].provenance["pid"]
+    assert shared[0].provenance["pid"] == shared[1].provenance["pid"]
