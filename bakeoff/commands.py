@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-import psutil
-
 from bakeoff import paths
 from bakeoff.engines import (
     ENGINE_NAMES,
@@ -16,12 +14,11 @@ from bakeoff.engines import (
     parse_options,
 )
 from bakeoff.errors import InputError
-from bakeoff.runner import Limits, RunRecord, append_to_log
+from bakeoff.runner import Limits, RunRecord, append_to_log, default_memory_limit
 from bakeoff.units import format_bytes
 from workloads import Unsupported, all_workloads, implementation, select_workloads
 
 DEFAULT_TIMEOUT_S = 1800.0
-DEFAULT_MEMORY_SHARE = 0.9  # of physical memory, for the whole process tree
 
 
 def describe(record: RunRecord) -> str:
@@ -65,9 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for workload in workloads:  # computed here, once, so no timed run waits for pandas
         reference_digest(dataset, workload)
     memory = (
-        int(args.memory_limit * 2**30)
-        if args.memory_limit is not None
-        else int(psutil.virtual_memory().total * DEFAULT_MEMORY_SHARE)
+        int(args.memory_limit * 2**30) if args.memory_limit is not None else default_memory_limit()
     )
     records = run_supervised(
         args.engine,

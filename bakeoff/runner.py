@@ -49,6 +49,15 @@ class Status(enum.StrEnum):
     UNSUPPORTED = "unsupported"
 
 
+# A process tree past this share of physical memory is stopped and recorded out_of_memory,
+# before the kernel's OOM killer would take the machine's other processes with it.
+DEFAULT_MEMORY_SHARE = 0.9
+
+
+def default_memory_limit() -> int:
+    return int(psutil.virtual_memory().total * DEFAULT_MEMORY_SHARE)
+
+
 @dataclass(frozen=True)
 class Limits:
     timeout_s: float | None = None

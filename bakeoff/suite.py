@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import os
 
-import psutil
-
 from bakeoff import paths
 from bakeoff.engines import ENGINE_NAMES, create_engine, is_installed
 from bakeoff.errors import InputError
 from bakeoff.reference import reference_digest
-from bakeoff.runner import Limits, RunRecord, Status, append_to_log, run_workload
+from bakeoff.runner import (
+    Limits,
+    RunRecord,
+    Status,
+    append_to_log,
+    default_memory_limit,
+    run_workload,
+)
 from datagen import ensure_dataset
 from datagen.dataset import DatasetSpec, parse_rows
 from workloads import Unsupported, Workload, get_workload, implementation, select_workloads
@@ -27,7 +32,6 @@ TIMEOUT_VARIABLE = "BAKEOFF_TIMEOUT"
 WORKLOADS_VARIABLE = "BAKEOFF_WORKLOADS"
 DEFAULT_SCALES = "1e6"
 DEFAULT_TIMEOUT_S = 600.0
-MEMORY_SHARE = 0.9
 
 
 def suite_scales() -> list[int]:
@@ -77,7 +81,7 @@ class PreparedWorkload:
         self.engine.start()
         limits = Limits(
             timeout_s=suite_timeout(),
-            memory_bytes=int(psutil.virtual_memory().total * MEMORY_SHARE),
+            memory_bytes=default_memory_limit(),
         )
         self.record: RunRecord = run_workload(
             self.engine,
