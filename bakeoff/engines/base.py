@@ -93,14 +93,16 @@ class Engine(ABC):
     ) -> None:
         self.resources = resources or Resources.detect()
         self.options = options or EngineOptions.from_environment(self.name)
+        self._check_options()
+
+    def _check_options(self) -> None:
+        """Refuse an address or option this engine does not take, before anything runs."""
         address = self.options.address
-        if address and not address.startswith(self.address_schemes or ("\0",)):
+        if address and not self.address_schemes:
+            raise InputError(f"{self.name} takes no cluster address")
+        if address and not address.startswith(self.address_schemes):
             accepted = ", ".join(f"{scheme}…" for scheme in self.address_schemes)
-            raise InputError(
-                f"{self.name} takes no cluster address"
-                if not accepted
-                else f"{self.name} takes a cluster address {accepted}, not {address!r}"
-            )
+            raise InputError(f"{self.name} takes a cluster address {accepted}, not {address!r}")
         for key, value in self.options.extra.items():
             choices = self.option_choices.get(key)
             if choices is None:
