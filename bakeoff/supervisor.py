@@ -43,7 +43,10 @@ def _kill_tree(process: subprocess.Popen) -> None:
 
 def _crash_detail(returncode: int, log: Path) -> tuple[Status, str]:
     if returncode == -signal.SIGKILL:
-        return Status.OUT_OF_MEMORY, "worker killed by SIGKILL (the kernel's out-of-memory killer)"
+        return (
+            Status.OUT_OF_MEMORY,
+            "worker killed by SIGKILL (most likely the kernel's out-of-memory killer)",
+        )
     if returncode < 0:
         return Status.ERROR, f"worker died of signal {signal.Signals(-returncode).name}"
     return Status.ERROR, f"worker exited with code {returncode}: {_last_line(log)}"

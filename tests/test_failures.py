@@ -162,3 +162,48 @@ def test_each_workload_gets_a_fresh_engine_unless_the_session_is_shared(data_dir
     assert [r.status for r in fresh + shared] == ["ok"] * 4
     assert fresh[0].provenance["pid"] != fresh[1].provenance["pid"]
     assert shared[0].provenance["pid"] == shared[1].provenance["pid"]
+
+
+def test_a_killed_worker_is_a_record_and_the_rest_still_run(data_dir, tmp_path):
+    """SIGKILL, as the kernel's OOM killer sends it, mid-run: recorded, and the run goes on."""
+    import json
+    import time
+
+    import psutil
+
+    pytest.importorskip("pyspark")  # its slow JVM start leaves time to kill the worker
+    run = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bakeoff",
+            "run",
+            "--engine",
+            "spark",
+            "--rows",
+            "tiny",
+            "--workload",
+            "groupby_q1,groupby_q2",
+            "--share-session",
+            "--json",
+            "--data-dir",
+            str(data_dir),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, BAKEOFF_RESULTS_DIR=str(tmp_path)),
+    )
+    deadline = time.monotonic() + 120
+    worker = None
+    while worker is None and time.monotonic() < deadline:
+        children = psutil.Process(run.pid).children()
+        worker = next((c for c in children if "bakeoff.worker" in " ".join(c.cmdline())), None)
+        time.sleep(0.2)
+    assert worker is not None, "no worker process appeared"
+    time.sleep(1.0)
+    worker.kill()
+    out, _ = run.communicate(timeout=600)
+    records = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert [r["status"] for r in records] == ["out_of_memory", "ok"]
+    assert "SIGKILL" in records[0]["detail"]
+    assert run.returncode == 1
