@@ -8,15 +8,15 @@ After a crash the remaining workloads run in a fresh worker, so one failure neve
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
-
-import psutil
 
 from bakeoff.engines import EngineOptions, create_engine
 from bakeoff.runner import EXIT_ABORTED, Limits, RunRecord, Status, new_record
@@ -31,13 +31,14 @@ def _last_line(path: Path) -> str:
     return lines[-1].strip()[:300] if lines else "no output"
 
 
-def _kill_tree(process: subprocess.Popen) -> None:
-    try:
-        parent = psutil.Process(process.pid)
-        for proc in [*parent.children(recursive=True), parent]:
-            proc.kill()
-    except psutil.Error:
-        pass
+def _kill_group(process: subprocess.Popen) -> None:
+    """Kill everything the worker started: its JVM, Dask workers, and their children.
+
+    The worker leads a process group of its own, so this reaches processes that a dead
+    worker left behind, which a walk of its (now gone) process tree could not.
+    """
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
     process.wait()
 
 
@@ -108,15 +109,17 @@ def _run_in_workers(
                     stdin=subprocess.PIPE,
                     stdout=log,
                     stderr=log,
+                    start_new_session=True,
                 )
                 worker.stdin.write(json.dumps(request).encode())
                 worker.stdin.close()
+                hung = False
                 try:
                     worker.wait(timeout=backstop)
-                    hung = False
                 except subprocess.TimeoutExpired:
-                    _kill_tree(worker)
                     hung = True
+                finally:  # nothing of a worker outlives it, even on Ctrl-C
+                    _kill_group(worker)
             finished = (
                 [RunRecord.from_json(line) for line in records_path.read_text().splitlines()]
                 if records_path.exists()

@@ -164,14 +164,16 @@ def test_each_workload_gets_a_fresh_engine_unless_the_session_is_shared(data_dir
     assert shared[0].provenance["pid"] == shared[1].provenance["pid"]
 
 
-def test_a_killed_worker_is_a_record_and_the_rest_still_run(data_dir, tmp_path):
-    """SIGKILL, as the kernel's OOM killer sends it, mid-run: recorded, and the run goes on."""
+@pytest.mark.parametrize(("engine", "module"), [("spark", "pyspark"), ("dask", "distributed")])
+def test_a_killed_worker_is_a_record_and_leaves_nothing_behind(engine, module, data_dir, tmp_path):
+    """SIGKILL, as the kernel's OOM killer sends it, while the engine starts: the workload it
+    was on is recorded, the engine's processes (JVM, Dask workers) go too, the run goes on."""
     import json
     import time
 
     import psutil
 
-    pytest.importorskip("pyspark")  # its slow JVM start leaves time to kill the worker
+    pytest.importorskip(module)
     run = subprocess.Popen(
         [
             sys.executable,
@@ -179,7 +181,7 @@ def test_a_killed_worker_is_a_record_and_the_rest_still_run(data_dir, tmp_path):
             "bakeoff",
             "run",
             "--engine",
-            "spark",
+            engine,
             "--rows",
             "tiny",
             "--workload",
@@ -200,10 +202,16 @@ def test_a_killed_worker_is_a_record_and_the_rest_still_run(data_dir, tmp_path):
         worker = next((c for c in children if "bakeoff.worker" in " ".join(c.cmdline())), None)
         time.sleep(0.2)
     assert worker is not None, "no worker process appeared"
-    time.sleep(1.0)
+    descendants = []
+    while not descendants and time.monotonic() < deadline:  # the JVM has started
+        descendants = worker.children(recursive=True)
+        time.sleep(0.2)
+    assert descendants, "the worker started no engine process"
     worker.kill()
     out, _ = run.communicate(timeout=600)
     records = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     assert [r["status"] for r in records] == ["out_of_memory", "ok"]
     assert "SIGKILL" in records[0]["detail"]
     assert run.returncode == 1
+    orphans = [p for p in descendants if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not orphans, f"the killed worker left {orphans} running"
