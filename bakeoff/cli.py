@@ -20,7 +20,10 @@ def build_parser() -> argparse.ArgumentParser:
     from bakeoff import commands
     from datagen import cli as datagen_cli
 
-    parser = OneLineParser(prog="bakeoff", description=__doc__)
+    parser = OneLineParser(
+        prog="bakeoff",
+        description="Fair, validated benchmarks of DuckDB, Polars, Dask, Spark and Vaex.",
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     datagen_cli.configure_parser(
         sub.add_parser("datagen", help="write a synthetic, seeded, partitioned Parquet dataset")
