@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from bakeoff.units import format_bytes
 from datagen import TABLES, generate
 from datagen.dataset import DatasetSpec, parse_rows
 
@@ -108,13 +109,6 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=run)
 
 
-def _size(num_bytes: int) -> str:
-    for exponent, unit in ((3, "GiB"), (2, "MiB"), (1, "KiB")):
-        if num_bytes >= 1024**exponent:
-            return f"{num_bytes / 1024**exponent:.1f} {unit}"
-    return f"{num_bytes} B"
-
-
 def run(args: argparse.Namespace) -> int:
     """Generate or reuse the dataset; its path on stdout, a summary on stderr."""
     spec = spec_from_args(args)
@@ -124,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     summary = (
         f"{'generated' if result.generated else 'reused'} {dataset.name}: "
         f"{dataset.rows:,} rows, {len(dataset.files)} files, "
-        f"{dataset.size_bytes:,} bytes ({_size(dataset.size_bytes)}), {result.seconds:.2f} s"
+        f"{dataset.size_bytes:,} bytes ({format_bytes(dataset.size_bytes)}), {result.seconds:.2f} s"
     )
     if result.generated:
         summary += f", {dataset.rows / max(result.seconds, 1e-9):,.0f} rows/s"
