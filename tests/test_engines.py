@@ -11,7 +11,7 @@ import json
 import pytest
 
 from bakeoff.engines import ENGINE_NAMES
-from tests.conftest import run_engine
+from tests.helpers import run_engine
 
 GROUPBY = [f"groupby_q{i}" for i in range(1, 6)]
 VARIANTS = {"plain": (), "nulls": ("--null-pct", "5"), "partitioned": ("--partition-by", "id4")}

@@ -13,7 +13,7 @@ from bakeoff.runner import Status, run_workload
 from bakeoff.validation import Digest, compare
 from datagen import ensure_dataset
 from datagen.dataset import DatasetSpec
-from tests.conftest import run_engine
+from tests.helpers import run_engine
 from workloads import get_workload
 from workloads.groupby import duckdb as duckdb_groupby
 
