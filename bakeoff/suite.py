@@ -8,6 +8,7 @@ goes to the run log; the benchmark then times only :meth:`PreparedWorkload.run_o
 
 from __future__ import annotations
 
+import atexit
 import os
 
 from bakeoff import paths
@@ -101,3 +102,33 @@ class PreparedWorkload:
 
     def close(self) -> None:
         self.engine.stop()
+
+
+_current: PreparedWorkload | None = None
+
+
+def prepared_workload(workload_name: str, rows: int) -> PreparedWorkload:
+    """The prepared workload, kept across asv's calls to ``setup`` within one process.
+
+    asv re-runs ``setup`` (after ``teardown``) before every timing sample. Starting the engine
+    and validating again each time would measure nothing new and cost a Spark start per
+    sample; instead the samples are consecutive warm runs in one session, the way
+    db-benchmark times a query twice in a row. Only one engine is alive at a time.
+    """
+    global _current
+    if _current is not None and (_current.workload.name, _current.dataset.rows) == (
+        workload_name,
+        rows,
+    ):
+        return _current
+    if _current is not None:
+        _current.close()
+        _current = None
+    _current = PreparedWorkload(workload_name, rows)
+    return _current
+
+
+@atexit.register
+def _close_current() -> None:
+    if _current is not None:
+        _current.close()

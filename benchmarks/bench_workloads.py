@@ -15,7 +15,7 @@ os.environ.setdefault("BAKEOFF_DATA_DIR", str(_REPO / "data"))
 os.environ.setdefault("BAKEOFF_RESULTS_DIR", str(_REPO / "results"))
 
 from bakeoff.suite import (  # noqa: E402
-    PreparedWorkload,
+    prepared_workload,
     suite_scales,
     suite_timeout,
     suite_workloads,
@@ -31,13 +31,8 @@ class _WorkloadFamily:
     warmup_time = 0  # setup's validated run is the warm-up
 
     def setup(self, workload, rows):
-        self.prepared = PreparedWorkload(workload, rows)
-
-    def teardown(self, workload, rows):
-        # asv calls teardown after a setup that skipped (NotImplementedError) or failed too.
-        prepared = getattr(self, "prepared", None)
-        if prepared is not None:
-            prepared.close()
+        # One engine session per process, reused by asv's per-sample setup calls.
+        self.prepared = prepared_workload(workload, rows)
 
     def time_query(self, workload, rows):
         self.prepared.run_once()
