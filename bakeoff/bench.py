@@ -21,6 +21,8 @@ from bakeoff.errors import InputError
 from bakeoff.reference import reference_digest
 from bakeoff.suite import (
     DEFAULT_SCALES,
+    ENGINE_VARIABLE,
+    HARNESS_ENVIRONMENT,
     SCALES_VARIABLE,
     WORKLOADS_VARIABLE,
     suite_scales,
@@ -29,8 +31,6 @@ from bakeoff.suite import (
 from datagen import ensure_dataset
 from datagen.dataset import DatasetSpec
 from workloads import Workload
-
-HARNESS_ENVIRONMENT = "harness"
 
 
 def derived_config(repo: Path, engines: list[str], work_dir: Path) -> Path:
@@ -41,7 +41,7 @@ def derived_config(repo: Path, engines: list[str], work_dir: Path) -> Path:
     from asv.util import load_json
 
     config = load_json(str(repo / "asv.conf.json"), js_comments=True)
-    config["matrix"] = {"env": {"BAKEOFF_ENGINE": engines}}
+    config["matrix"] = {"env": {ENGINE_VARIABLE: engines}}
     config["repo"] = str(repo)
     for key in ("benchmark_dir", "env_dir"):
         config[key] = str((repo / config[key]).resolve())

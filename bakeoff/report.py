@@ -10,9 +10,11 @@ all answered, of their time relative to the fastest engine on each question.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,12 +22,12 @@ from typing import Any
 from bakeoff import paths
 from bakeoff.engines import ENGINE_NAMES
 from bakeoff.runner import RunRecord
+from bakeoff.suite import ENGINE_VARIABLE, HARNESS_ENVIRONMENT
 from bakeoff.units import format_bytes
 from datagen.dataset import format_rows
 
 WORKLOAD_MODULE = "bench_workloads"
 DATAGEN_MODULE = "bench_datagen"
-HARNESS_ENVIRONMENT = "harness"
 TIME_KEY = "time_query"
 MEMORY_KEY = "track_peak_tree_bytes"
 
@@ -52,10 +54,17 @@ def newest_results(asv_results: Path) -> dict[str, Any]:
 
     newest: dict[str, Any] = {}
     for result in iter_results(str(asv_results)) if asv_results.exists() else []:
-        name = result.env_vars.get("BAKEOFF_ENGINE")
+        name = result.env_vars.get(ENGINE_VARIABLE)
         if name and (name not in newest or result.date > newest[name].date):
             newest[name] = result
     return newest
+
+
+def param_values(result: Any, key: str) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """(parameter values, result) for every parameter combination of one asv benchmark."""
+    params = result.get_result_params(key)
+    values = result.get_result_value(key, params)
+    yield from zip(itertools.product(*params), values, strict=True)
 
 
 def engine_cells(newest: dict[str, Any]) -> dict[tuple[str, str, int], Cell]:
@@ -68,10 +77,7 @@ def engine_cells(newest: dict[str, Any]) -> dict[tuple[str, str, int], Cell]:
             module, kind = key.split(".", 1)[0], key.rsplit(".", 1)[-1]
             if module != WORKLOAD_MODULE or kind not in (TIME_KEY, MEMORY_KEY):
                 continue
-            params = result.get_result_params(key)
-            values = result.get_result_value(key, params)
-            combos = [(w, r) for w in params[0] for r in params[1]]
-            for (workload, rows), value in zip(combos, values, strict=True):
+            for (workload, rows), value in param_values(result, key):
                 cell = cells.setdefault((engine, workload.strip("'\""), int(rows)), Cell())
                 if _finite(value):
                     if kind == TIME_KEY:
@@ -88,9 +94,7 @@ def generator_figures(newest: dict[str, Any]) -> dict[str, dict[int, float]]:
     for key in result.get_all_result_keys() if result is not None else []:
         if not key.startswith(f"{DATAGEN_MODULE}."):
             continue
-        params = result.get_result_params(key)
-        values = result.get_result_value(key, params)
-        for rows, value in zip(params[0], values, strict=True):
+        for (rows,), value in param_values(result, key):
             if _finite(value):
                 figures.setdefault(key.rsplit(".track_", 1)[-1], {})[int(rows)] = value
     return figures

@@ -28,6 +28,7 @@ from datagen.dataset import DatasetSpec, parse_rows
 from workloads import Unsupported, Workload, get_workload, implementation, select_workloads
 
 ENGINE_VARIABLE = "BAKEOFF_ENGINE"
+HARNESS_ENVIRONMENT = "harness"  # the asv environment with no engine: the generator's
 SCALES_VARIABLE = "BAKEOFF_SCALES"
 TIMEOUT_VARIABLE = "BAKEOFF_TIMEOUT"
 WORKLOADS_VARIABLE = "BAKEOFF_WORKLOADS"

@@ -30,6 +30,7 @@ import pyarrow as pa  # noqa: E402
 
 from bakeoff import paths  # noqa: E402
 from bakeoff.probe import TreeMemoryProbe  # noqa: E402
+from bakeoff.suite import ENGINE_VARIABLE, HARNESS_ENVIRONMENT  # noqa: E402
 from datagen import TABLES, build_chunk, ensure_dataset, plan_files  # noqa: E402
 from datagen.dataset import DatasetSpec, format_rows, parse_rows  # noqa: E402
 from datagen.writer import prepare_worker, write_parquet  # noqa: E402
@@ -143,7 +144,7 @@ def measure(rows: int = ROWS, jobs: int | None = None) -> dict[str, float]:
 
 
 def _in_harness() -> bool:
-    return os.environ.get("BAKEOFF_ENGINE") == "harness"
+    return os.environ.get(ENGINE_VARIABLE) == HARNESS_ENVIRONMENT
 
 
 class DataGenerator:
