@@ -33,6 +33,7 @@ from bakeoff.probe import TreeMemoryProbe  # noqa: E402
 from bakeoff.suite import ENGINE_VARIABLE, HARNESS_ENVIRONMENT  # noqa: E402
 from datagen import TABLES, build_chunk, ensure_dataset, plan_files  # noqa: E402
 from datagen.dataset import DatasetSpec, format_rows, parse_rows  # noqa: E402
+from datagen.table import Layout, layout  # noqa: E402
 from datagen.writer import prepare_worker, write_parquet  # noqa: E402
 
 ROWS = parse_rows(os.environ.get("BAKEOFF_DATAGEN_ROWS", "1e7"))
@@ -69,10 +70,10 @@ def generator_peak_bytes(spec: DatasetSpec, jobs: int) -> int:
 _PREBUILT: list[list[pa.Table]] = []
 
 
-def _write_prebuilt(index: int, path: str, dictionary_columns: list[str]) -> int:
+def _write_prebuilt(index: int, path: str, files_layout: Layout) -> int:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    return write_parquet(target, _PREBUILT[index], dictionary_columns=dictionary_columns)["rows"]
+    return write_parquet(target, _PREBUILT[index], layout=files_layout)["rows"]
 
 
 def _ready() -> None:
@@ -85,7 +86,7 @@ class WriteOnlyBound:
     def __init__(self, spec: DatasetSpec, jobs: int) -> None:
         self.spec = spec
         self.files = plan_files(spec)
-        self.dictionary_columns = TABLES[spec.table].dictionary_columns(spec)
+        self.layout = layout(TABLES[spec.table], spec)
         _PREBUILT[:] = [[build_chunk(spec, chunk) for chunk in f.chunks] for f in self.files]
         self.workers = max(1, min(jobs, len(self.files)))
         # fork, so the workers share the prebuilt tables instead of receiving copies.
@@ -100,9 +101,7 @@ class WriteOnlyBound:
         with _scratch() as scratch:
             started = time.perf_counter()
             futures = [
-                self.pool.submit(
-                    _write_prebuilt, index, str(Path(scratch, f.path)), self.dictionary_columns
-                )
+                self.pool.submit(_write_prebuilt, index, str(Path(scratch, f.path)), self.layout)
                 for index, f in enumerate(self.files)
             ]
             rows = sum(future.result() for future in futures)

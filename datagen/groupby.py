@@ -45,19 +45,25 @@ import pyarrow.compute as pc
 
 from bakeoff.errors import InputError
 from datagen.dataset import DatasetSpec
-from datagen.table import CHUNK_STREAM, NULLS_STREAM, PLAN_STREAM, ROW_GROUP_ROWS, FilePlan, rng
+from datagen.table import (
+    CHUNK_STREAM,
+    MAX_ROW_GROUP_ROWS,
+    NULLS_STREAM,
+    PLAN_STREAM,
+    Encoding,
+    FilePlan,
+    rng,
+    row_group_rows,
+)
 
 # The directory name of a null partition value, which Spark, pyarrow and polars read as null.
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
-# Vocabularies up to this size reach the Parquet writer as Arrow dictionaries with int16
-# indices (written without hashing). Larger ones, id3 and id6 at scale, are nearly unique
-# within a row group, where a dictionary only costs time and space, so they are stored plain.
+# K-valued string ids up to this size reach the Parquet writer as Arrow dictionaries with
+# int16 indices (written without hashing); larger ones are hashed by the writer instead.
 DICTIONARY_MAX_VALUES = 1 << 15
 V1_MAX = 5
 V2_MAX = 15
 V3_STEPS = 100_000_000  # v3 = an integer in [0, V3_STEPS] / 1e6: exactly 6 decimals, no rounding
-# Most rows of a sorted chunk, drawn and sorted in memory as one (smaller sorts are faster).
-SORT_CHUNK_ROWS = ROW_GROUP_ROWS // 2
 
 
 @dataclass(frozen=True)
@@ -137,7 +143,7 @@ def id_labels(count: int, digits: int) -> pa.StringArray:
 
 @lru_cache(maxsize=4)
 def _offsets_table(width: int) -> np.ndarray:
-    return np.arange(0, (ROW_GROUP_ROWS + 1) * width, width, dtype=np.int32)
+    return np.arange(0, (MAX_ROW_GROUP_ROWS + 1) * width, width, dtype=np.int32)
 
 
 def _fixed_offsets(rows: int, width: int) -> pa.Buffer:
@@ -182,7 +188,9 @@ class Vocabulary:
         self.categories = size - self.nulls
         self.code_dtype = _index_dtype(size)
         self.fixed_width = column.digits is not None and size < 10**column.digits
-        self.dictionary = column.digits is not None and size <= DICTIONARY_MAX_VALUES
+        self.dictionary = (
+            column.digits is not None and not column.per_group and size <= DICTIONARY_MAX_VALUES
+        )
         kept = np.ones(size, dtype=bool)
         kept[null_values] = False
         order = np.flatnonzero(kept)  # the value behind each category, in sort order
@@ -321,14 +329,11 @@ def _streams(
 
 
 def _unsorted_files(
-    fixed: tuple[tuple[str, int], ...], rows: int, per_file: int
+    fixed: tuple[tuple[str, int], ...], rows: int, per_file: int, per_chunk: int
 ) -> Iterator[list[_Piece]]:
     for start in range(0, rows, per_file):
         size = min(per_file, rows - start)
-        yield [
-            _Piece(min(ROW_GROUP_ROWS, size - at), fixed, None)
-            for at in range(0, size, ROW_GROUP_ROWS)
-        ]
+        yield [_Piece(min(per_chunk, size - at), fixed, None) for at in range(0, size, per_chunk)]
 
 
 def _sorted_pieces(
@@ -388,7 +393,8 @@ def plan(spec: DatasetSpec) -> list[FilePlan]:
     vocab = vocabularies(spec)
     draw = rng(spec.seed, PLAN_STREAM)
     levels = tuple(key for key in KEYS if key != spec.partition_by)
-    limit = min(SORT_CHUNK_ROWS, spec.rows_per_file)
+    per_chunk = row_group_rows(spec.rows)  # a chunk is at most one row group
+    limit = min(max(1, per_chunk // 2), spec.rows_per_file)  # sorting halves sort faster
     files: list[FilePlan] = []
     index = offset = 0
     for directory, fixed, rows in _streams(spec, vocab, draw):
@@ -396,7 +402,7 @@ def plan(spec: DatasetSpec) -> list[FilePlan]:
             pieces = _sorted_pieces(vocab, draw, levels, fixed, rows, limit)
             batches = _pack(pieces, spec.rows_per_file)
         else:
-            batches = _unsorted_files(fixed, rows, spec.rows_per_file)
+            batches = _unsorted_files(fixed, rows, spec.rows_per_file, per_chunk)
         for number, batch in enumerate(batches):
             chunks = []
             for piece in batch:
@@ -500,10 +506,14 @@ class GroupByTable:
     def build_chunk(self, spec: DatasetSpec, chunk: Chunk) -> pa.Table:
         return build_chunk(spec, chunk)
 
-    def dictionary_columns(self, spec: DatasetSpec) -> list[str]:
-        vocab = vocabularies(spec)
-        small = [key for key in KEYS if vocab[key].size <= DICTIONARY_MAX_VALUES]
-        return [key for key in small if key != spec.partition_by] + ["v1", "v2"]
+    def encodings(self, spec: DatasetSpec) -> dict[str, Encoding]:
+        """Dictionary for the K-valued ids and v1, v2 (5 and 15 values), plain for the
+        N/K-valued ids id3, id6 and for v3, at every scale."""
+        stored = [column for column in ID_COLUMNS if column.name != spec.partition_by]
+        ids: dict[str, Encoding] = {
+            column.name: "plain" if column.per_group else "dictionary" for column in stored
+        }
+        return {**ids, "v1": "dictionary", "v2": "dictionary", "v3": "plain"}
 
 
 TABLE = GroupByTable()

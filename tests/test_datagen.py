@@ -32,7 +32,7 @@ from datagen import (
 )
 from datagen.dataset import MANIFEST_NAME
 from datagen.groupby import HIVE_NULL, KEYS, id_labels, share, sort_codes
-from datagen.writer import show_progress
+from datagen.writer import show_progress, written_encodings
 
 STRING_IDS = ("id1", "id2", "id3")
 INT_IDS = ("id4", "id5", "id6")
@@ -90,6 +90,27 @@ def test_schema_values_and_manifest(tmp_path):
         assert entry["bytes"] == len(data)
         assert entry["sha256"] == hashlib.sha256(data).hexdigest()
     assert sum(entry["rows"] for entry in manifest["files"]) == 10_000
+
+
+@pytest.mark.parametrize("spec", [DatasetSpec(rows=10_000), DatasetSpec(rows=1_000_000)])
+def test_layout_is_one_rule_at_every_scale(tmp_path, spec):
+    """At least 16 row groups of min(1e6, ceil(N/16)) rows, the same encodings at any N."""
+    dataset = ensure_dataset(spec, tmp_path, progress=False)
+    layout = dataset.manifest["format"]
+    assert layout["row_group_rows"] == min(1_000_000, -(-spec.rows // 16))
+    assert layout["row_groups"] >= 16
+    assert layout["encodings"] == {
+        **dict.fromkeys(("id1", "id2", "id4", "id5", "v1", "v2"), "dictionary"),
+        **dict.fromkeys(("id3", "id6", "v3"), "plain"),
+    }
+    groups = 0
+    for path in dataset.files:
+        metadata = pq.read_metadata(path)
+        groups += metadata.num_row_groups
+        sizes = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
+        assert max(sizes) == layout["row_group_rows"]
+        assert written_encodings(metadata) == layout["encodings"]  # read from the footer
+    assert groups == layout["row_groups"]
 
 
 def test_readers_see_plain_strings(tmp_path):
