@@ -6,7 +6,7 @@ VENV := .venv
 VAEX_VENV := .venvs/vaex
 PIP_FLAGS := --quiet --disable-pip-version-check
 
-.PHONY: bench test lint setup clean
+.PHONY: bench test lint setup clean chromium
 
 # The harness environment: the package, asv, and the engines that can share one environment.
 $(VENV)/.installed: pyproject.toml
@@ -27,7 +27,14 @@ setup: $(VENV)/.installed $(VAEX_VENV)/.installed
 bench: $(VENV)/.installed
 	$(VENV)/bin/bakeoff bench $(BENCH_ARGS)
 
-test: setup
+# The report's page is checked in headless Chromium: Debian's package (CI runs as root on a
+# fresh Debian machine); elsewhere, without root, the page test says what to install.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& { apt-get update -qq && apt-get install -y -qq chromium; } \
+		|| echo "chromium not installed: the report page test will be skipped"; }
+
+test: setup chromium
 	BAKEOFF_ENGINE_PYTHONS="vaex=$(CURDIR)/$(VAEX_VENV)/bin/python" \
 		$(VENV)/bin/python -m pytest $(TEST_ARGS)
 

@@ -1,9 +1,13 @@
-"""``bakeoff bench``: the main job. Data first, then asv across engine environments, then report.
+"""``bakeoff bench`` and ``bakeoff continuous``: data first, then asv across engine environments,
+then the report.
 
 Datasets and their reference answers are made once, here in the harness environment, before
 asv starts, so no engine environment generates data and none is timed while pandas works.
 The asv configuration is derived from ``asv.conf.json`` with the chosen engines as its
-matrix, so choosing engines never means editing the committed configuration.
+matrix, so choosing engines never means editing the committed configuration. An engine named
+with versions (``polars==2.0.0,polars==2.1.0``) gets one environment per version: the
+version is the environment's ``BAKEOFF_ENGINE_VERSION``, which asv.conf.json's install
+command pins, and which names the environment (and so the report's A/B section).
 """
 
 from __future__ import annotations
@@ -13,12 +17,14 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from bakeoff import paths
-from bakeoff.engines import ENGINE_NAMES
+from bakeoff import paths, reference
+from bakeoff.engines import ENGINE_NAMES, engine_class
 from bakeoff.errors import InputError
-from bakeoff.reference import reference_digest
+from bakeoff.redact import redact_text
+from bakeoff.report.asvlog import LOG_NAME
 from bakeoff.suite import (
     DEFAULT_SCALES,
     ENGINE_VARIABLE,
@@ -32,8 +38,85 @@ from datagen import ensure_dataset
 from datagen.dataset import DatasetSpec
 from workloads import Workload
 
+VERSION_VARIABLE = "BAKEOFF_ENGINE_VERSION"
+LATEST = "latest"  # ``polars==latest``: the newest release, resolved to its number first
+DEFAULT_CONTINUOUS_FACTOR = 1.5
 
-def derived_config(repo: Path, engines: list[str], work_dir: Path) -> Path:
+
+@dataclass(frozen=True)
+class EngineChoice:
+    """One asv environment: an engine, pinned to a version or not."""
+
+    name: str
+    version: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}=={self.version}" if self.version else self.name
+
+
+def parse_engines(specs: list[str] | None) -> list[EngineChoice]:
+    """``duckdb,polars==2.0.0,polars==2.1.0`` -> choices; every engine when none is named."""
+    if not specs:
+        return [EngineChoice(name) for name in (HARNESS_ENVIRONMENT, *ENGINE_NAMES)]
+    choices = []
+    for spec in (part.strip() for item in specs for part in item.split(",")):
+        if not spec:
+            continue
+        name, _, version = spec.partition("==")
+        if name not in (*ENGINE_NAMES, HARNESS_ENVIRONMENT):
+            raise InputError(f"unknown engine {name!r}; choose from {', '.join(ENGINE_NAMES)}")
+        if version and name == HARNESS_ENVIRONMENT:
+            raise InputError(f"{HARNESS_ENVIRONMENT} has no engine to pin")
+        choices.append(EngineChoice(name, resolve_latest(name) if version == LATEST else version))
+    return list(dict.fromkeys(choices))
+
+
+def resolve_latest(engine: str) -> str:
+    """The newest release of the engine's distribution, as pip resolves it (nothing installed)."""
+    distribution = engine_class(engine).distribution
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--quiet",
+            "--no-deps",
+            "--ignore-installed",
+            "--report",
+            "-",
+            distribution,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise InputError(f"could not resolve the newest {distribution}: {done.stderr.strip()}")
+    return json.loads(done.stdout)["install"][0]["metadata"]["version"]
+
+
+def engine_matrix(choices: list[EngineChoice], pythons: list[str]) -> dict[str, object]:
+    """asv ``matrix`` and ``include`` entries: unpinned engines in the matrix, each pinned
+    version its own included environment (a plain product would cross engines and versions)."""
+    plain = [c.name for c in choices if not c.version]
+    pinned = [c for c in choices if c.version]
+    if not plain:  # asv's matrix must not be empty: the first pinned choice goes there
+        first, pinned = pinned[0], pinned[1:]
+        matrix = {"env": {ENGINE_VARIABLE: [first.name], VERSION_VARIABLE: [first.version]}}
+    else:
+        matrix = {"env": {ENGINE_VARIABLE: plain}}
+    include = [
+        {"python": python, "env": {ENGINE_VARIABLE: c.name, VERSION_VARIABLE: c.version}}
+        for c in pinned
+        for python in pythons
+    ]
+    return {"matrix": matrix, "include": include}
+
+
+def derived_config(repo: Path, choices: list[EngineChoice], work_dir: Path) -> Path:
     """An asv config for these engines, results under ``BAKEOFF_RESULTS_DIR``, paths absolute.
 
     Environments stay in the repository's ``env_dir``, so later runs reuse them.
@@ -41,7 +124,7 @@ def derived_config(repo: Path, engines: list[str], work_dir: Path) -> Path:
     from asv.util import load_json
 
     config = load_json(str(repo / "asv.conf.json"), js_comments=True)
-    config["matrix"] = {"env": {ENGINE_VARIABLE: engines}}
+    config.update(engine_matrix(choices, config["pythons"]))
     config["repo"] = str(repo)
     for key in ("benchmark_dir", "env_dir"):
         config[key] = str((repo / config[key]).resolve())
@@ -53,6 +136,11 @@ def derived_config(repo: Path, engines: list[str], work_dir: Path) -> Path:
     return path
 
 
+# The stored reference answer of a workload on a dataset, computed once. (Named
+# reference_digest before the reference module kept whole results; either name works.)
+compute_reference = getattr(reference, "reference_answer", None) or reference.reference_digest
+
+
 def prepare_data(scales: list[int], workloads: list[Workload]) -> None:
     """Every dataset the suite reads, and the reference answer of every workload on it."""
     for rows in scales:
@@ -60,74 +148,142 @@ def prepare_data(scales: list[int], workloads: list[Workload]) -> None:
             dataset = ensure_dataset(DatasetSpec(table=table, rows=rows), paths.data_dir())
             for workload in workloads:
                 if workload.table == table:
-                    reference_digest(dataset, workload)
+                    compute_reference(dataset, workload)
             print(f"dataset ready: {dataset.path}", flush=True)
 
 
 def asv(config: Path, *arguments: str, env: dict[str, str], quiet: bool = False) -> int:
+    """Run asv with this config. Its output also goes, redacted, to ``asv-output.log`` in the
+    results, because asv's result files keep no reason for a failure and the report needs it."""
     command = [sys.executable, "-m", "asv", *arguments, "--config", str(config)]
     print("+ " + " ".join(command), flush=True)
-    output = subprocess.DEVNULL if quiet else None
-    return subprocess.run(command, env=env, check=False, stdout=output).returncode
+    if quiet:
+        return subprocess.run(command, env=env, check=False, stdout=subprocess.DEVNULL).returncode
+    paths.results_dir().mkdir(parents=True, exist_ok=True)
+    with (
+        subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ) as process,
+        open(paths.results_dir() / LOG_NAME, "a") as log,
+    ):
+        for line in process.stdout or []:
+            print(line, end="", flush=True)
+            log.write(redact_text(line))
+    return process.returncode
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    from bakeoff.report import write_report
-
-    engines = (
-        [e for part in args.engines for e in part.split(",") if e]
-        if args.engines
-        else [HARNESS_ENVIRONMENT, *ENGINE_NAMES]
-    )
-    unknown = sorted(set(engines) - set(ENGINE_NAMES) - {HARNESS_ENVIRONMENT})
-    if unknown:
-        raise InputError(f"unknown engine {unknown[0]!r}; choose from {', '.join(ENGINE_NAMES)}")
+def prepare(args: argparse.Namespace) -> tuple[Path, dict[str, str]]:
+    """Data, references and the derived asv config for the chosen engines, scales and
+    workloads; the environment asv runs in. Shared by ``bench`` and ``continuous``."""
+    choices = parse_engines(args.engines)
     repo = Path(args.repo).resolve()
     if not (repo / "asv.conf.json").exists():
         raise InputError(f"{repo} has no asv.conf.json; run from the bakeoff repository")
     os.environ[SCALES_VARIABLE] = args.rows
     os.environ[WORKLOADS_VARIABLE] = args.workloads
-    scales, workloads = suite_scales(), suite_workloads()
     env = dict(
         os.environ,
         BAKEOFF_DATA_DIR=str(paths.data_dir()),
         BAKEOFF_RESULTS_DIR=str(paths.results_dir()),
     )
-    prepare_data(scales, workloads)
-    config = derived_config(repo, engines, repo / ".asv")
+    # asv must measure the commit it installed: a PYTHONPATH pointing at a checkout would
+    # make every commit's benchmarks import that checkout's code instead.
+    env.pop("PYTHONPATH", None)
+    prepare_data(suite_scales(), suite_workloads())
+    config = derived_config(repo, choices, repo / ".asv")
     asv(config, "machine", "--yes", env=env, quiet=True)  # records this machine's facts
-    run = ["run", "HEAD^!", "--show-stderr", "--launch-method", "spawn"]
+    return config, env
+
+
+def selection(args: argparse.Namespace) -> list[str]:
+    return ["--show-stderr", "--launch-method", "spawn"] + (
+        ["--bench", args.bench] if args.bench else []
+    )
+
+
+def finish(config: Path, env: dict[str, str], args: argparse.Namespace) -> None:
+    from bakeoff.report import write_report
+
+    asv(config, "publish", env=env, quiet=True)
+    results = Path(json.loads(config.read_text())["results_dir"])
+    print(f"report: {write_report(paths.results_dir(), results, ab_factor=args.ab_factor)}")
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    config, env = prepare(args)
+    run = ["run", "HEAD^!", "--record-samples", *selection(args)]
     if args.quick:
         run.append("--quick")
-    if args.bench:
-        run += ["--bench", args.bench]
     status = asv(config, *run, env=env)
-    asv(config, "publish", env=env, quiet=True)
-    report = write_report(paths.results_dir(), Path(json.loads(config.read_text())["results_dir"]))
-    print(f"report: {report}")
+    finish(config, env, args)
     return status
 
 
-def configure(sub: argparse._SubParsersAction) -> None:
-    bench = sub.add_parser("bench", help="the main job: generate data, run asv, write the report")
-    bench.add_argument(
+def cmd_continuous(args: argparse.Namespace) -> int:
+    """``asv continuous`` on this suite: exit 1 when a benchmark got significantly slower."""
+    config, env = prepare(args)
+    status = asv(
+        config,
+        "continuous",
+        "--factor",
+        str(args.factor),
+        *selection(args),
+        args.base,
+        args.head,
+        env=env,
+    )
+    finish(config, env, args)
+    return status
+
+
+def add_suite_arguments(parser: argparse.ArgumentParser) -> None:
+    from bakeoff.report import DEFAULT_AB_FACTOR
+
+    parser.add_argument(
         "--engines",
         action="append",
         default=None,
-        help=f"engines to run, comma-separated (default: all: "
-        f"{','.join(ENGINE_NAMES)}, plus the generator's own benchmarks)",
+        help=f"engines to run, comma-separated; name==version (or ==latest) pins one "
+        f"environment per version for an A/B (default: all: {','.join(ENGINE_NAMES)}, "
+        "plus the generator's own benchmarks)",
     )
-    bench.add_argument(
+    parser.add_argument(
         "--rows",
         default=os.environ.get(SCALES_VARIABLE) or DEFAULT_SCALES,
         help="scales, comma-separated, e.g. 1e6,1e7 (default %(default)s)",
     )
-    bench.add_argument(
+    parser.add_argument(
         "--workloads",
-        default=os.environ.get("BAKEOFF_WORKLOADS") or "all",
+        default=os.environ.get(WORKLOADS_VARIABLE) or "all",
         help="workloads or families, comma-separated (default %(default)s)",
     )
+    parser.add_argument("--bench", default=None, help="asv --bench regex to select benchmarks")
+    parser.add_argument("--repo", default=".", help="the bakeoff repository (default: here)")
+    parser.add_argument(
+        "--ab-factor",
+        type=float,
+        default=DEFAULT_AB_FACTOR,
+        help="report's A/B: flag a version slower or larger than this factor (default %(default)s)",
+    )
+
+
+def configure(sub: argparse._SubParsersAction) -> None:
+    bench = sub.add_parser("bench", help="the main job: generate data, run asv, write the report")
+    add_suite_arguments(bench)
     bench.add_argument("--quick", action="store_true", help="asv --quick: one sample each")
-    bench.add_argument("--bench", default=None, help="asv --bench regex to select benchmarks")
-    bench.add_argument("--repo", default=".", help="the bakeoff repository (default: here)")
     bench.set_defaults(handler=cmd_bench)
+
+    continuous = sub.add_parser(
+        "continuous",
+        help="asv continuous: benchmark two commits, fail on a significant slowdown",
+    )
+    continuous.add_argument("base", help="the commit to compare against, e.g. origin/main")
+    continuous.add_argument("head", nargs="?", default="HEAD", help="default: %(default)s")
+    continuous.add_argument(
+        "--factor",
+        type=float,
+        default=DEFAULT_CONTINUOUS_FACTOR,
+        help="a slowdown larger than this factor, and significant, fails (default %(default)s)",
+    )
+    add_suite_arguments(continuous)
+    continuous.set_defaults(handler=cmd_continuous)

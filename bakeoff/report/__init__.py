@@ -1,0 +1,111 @@
+"""``bakeoff report``: every asv result and the run log, as the page that decides.
+
+Reads every asv result in ``results/asv`` (every machine, commit, engine environment and
+scale) and the run log into one tidy table (``results.csv``), and writes ``report.html`` (one
+self-contained page: summary, charts, every table, provenance) and ``report.md`` (summary and
+tables, for pull requests). Cells without a number say why and are never drawn as zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from bakeoff import paths
+from bakeoff.report import charts, sections, summary
+from bakeoff.report.asvlog import read_reasons
+from bakeoff.report.page import Block, Heading, Text, to_html, to_markdown
+from bakeoff.report.table import Row, collect, write_csv
+
+DEFAULT_AB_FACTOR = 1.1
+TITLE = "bakeoff report"
+
+
+def machines(asv_results: Path) -> list[dict[str, str]]:
+    """asv's facts about every machine that has results (CPU, cores, RAM, OS)."""
+    found = []
+    for path in sorted(asv_results.glob("*/machine.json")):
+        facts = json.loads(path.read_text())
+        found.append({key: str(value) for key, value in facts.items()})
+    return found
+
+
+def introduction(rows: list[Row], cells: dict[summary.Key, Row]) -> list[Block]:
+    commits = sorted({row.commit[:12] for row in cells.values()}) or ["none"]
+    return [
+        Heading(TITLE, 1),
+        Text(
+            f"Harness commit {', '.join(commits)}; {len(rows)} results in results.csv. Time is "
+            "from Parquet on disk to the full result materialized in the engine (engine "
+            "started, answer validated beforehand): the median of asv's warm samples. Memory "
+            "is the peak of the whole process tree during the first, validated run. A cell "
+            "with no number says why: out of memory, timeout, error, wrong answer, unsupported, "
+            "or asv failed (asv ran the benchmark and it failed, with asv's reason)."
+        ),
+    ]
+
+
+def build(
+    rows: list[Row], results: Path, asv_results: Path, ab_factor: float, data_dirs: list[Path]
+) -> list[Block]:
+    cells = summary.current(rows)
+    style = charts.styles(summary.labels_of(cells))
+    blocks = introduction(rows, cells)
+    if not cells:
+        blocks.append(Text("asv has no results here yet: run `make bench`."))
+    else:
+        blocks += sections.summary_section(cells)
+        blocks += sections.family_sections(cells, results, style)
+        blocks += sections.scaling_sections(cells, results, style)
+        blocks += sections.heatmap_sections(cells, results)
+        blocks += sections.timeline_section(cells, results, style)
+        blocks += sections.ab_section(cells, ab_factor)
+        blocks += sections.failure_section(cells)
+    blocks += sections.single_run_section(rows)
+    blocks += sections.provenance_section(rows, data_dirs)
+    blocks += sections.machine_section(machines(asv_results))
+    blocks += sections.all_rows_section(rows)
+    return blocks
+
+
+def write_report(
+    results: Path,
+    asv_results: Path | None = None,
+    ab_factor: float = DEFAULT_AB_FACTOR,
+    data_dirs: list[Path] | None = None,
+) -> Path:
+    """Write results.csv, report.html, report.md and the charts into ``results``; the page."""
+    asv_results = asv_results or results / "asv"
+    rows = collect(asv_results, results / paths.run_log().name, read_reasons(results))
+    write_csv(rows, results / "results.csv")
+    blocks = build(rows, results, asv_results, ab_factor, data_dirs or [paths.data_dir()])
+    (results / "report.md").write_text(to_markdown([b for b in blocks if _in_markdown(b)]))
+    page = results / "report.html"
+    page.write_text(to_html(blocks, TITLE))
+    return page
+
+
+def _in_markdown(block: Block) -> bool:
+    return not (isinstance(block, Heading) and block.text.startswith("Every result"))
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    results = paths.results_dir()
+    asv_results = Path(args.asv_results) if args.asv_results else None
+    print(write_report(results, asv_results, args.ab_factor))
+    return 0
+
+
+def configure(sub: argparse._SubParsersAction) -> None:
+    report = sub.add_parser(
+        "report", help="write results/report.html, report.md and results.csv from asv and the log"
+    )
+    report.add_argument("--asv-results", default=None, help="asv results directory")
+    report.add_argument(
+        "--ab-factor",
+        type=float,
+        default=DEFAULT_AB_FACTOR,
+        help="A/B: flag a version slower or larger than this factor (default %(default)s)",
+    )
+    report.set_defaults(handler=cmd_report)

@@ -1,0 +1,328 @@
+"""The report's sections, as blocks: what a reader needs to choose an engine, in that order.
+
+Summary first (which engine for what, and the combined score with its formula), then each
+family and scale (chart and table), scaling curves, the heatmap, memory timelines, the
+engine-version A/B, single runs, failures, and finally provenance: engine versions and
+settings, machines, datasets and harness commits.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bakeoff.report import charts, summary
+from bakeoff.report.page import Block, Code, Heading, Image, Table, Text
+from bakeoff.report.summary import Key
+from bakeoff.report.table import CSV_FIELDS, SINGLE_RUN, Row
+from bakeoff.units import format_bytes
+from datagen.dataset import MANIFEST_NAME, format_rows
+
+
+def seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value * 1000:.3g} ms" if value < 1 else f"{value:.3g} s"
+
+
+def size(value: float | None) -> str:
+    return format_bytes(value) if value is not None else "-"
+
+
+def cell_text(row: Row | None) -> str:
+    """A cell as the tables show it: median, spread and first run, or why there is none."""
+    if row is None:
+        return charts.MISSING
+    if not row.ok:
+        return charts.failure_label(row)
+    spread = ""
+    if row.time_q25_s is not None and row.time_q75_s is not None:
+        spread = f" (IQR {seconds(row.time_q25_s)}-{seconds(row.time_q75_s)})"
+    first = f"; first {seconds(row.first_run_s)}" if row.first_run_s is not None else ""
+    return f"{seconds(row.time_s)}{spread}{first}; peak {size(row.peak_bytes)}"
+
+
+def grid(
+    name: str,
+    row_keys: list[str],
+    columns: list[str],
+    lookup: Callable[[str, str], Row | None],
+    first: str,
+) -> Table:
+    """A table of cells (rows x columns), failed cells marked as such."""
+    table = Table(name, [first, *columns], [])
+    for i, key in enumerate(row_keys):
+        cells = [lookup(key, column) for column in columns]
+        table.rows.append([key, *(cell_text(c) for c in cells)])
+        table.failed |= {(i, j + 1) for j, c in enumerate(cells) if c is None or not c.ok}
+    return table
+
+
+def summary_section(cells: dict[Key, Row]) -> list[Block]:
+    blocks: list[Block] = [Heading("Which engine for what")]
+    best = Table("best", ["family", "rows", "fastest (total time)", "leanest (largest peak)"], [])
+    for found in summary.best_per_family(cells):
+        none = "none answered every question"
+        best.rows.append(
+            [
+                found.family,
+                format_rows(found.rows),
+                f"{found.fastest} ({seconds(found.fastest_s)})" if found.fastest else none,
+                f"{found.leanest} ({size(found.leanest_bytes)})" if found.leanest else none,
+            ]
+        )
+    scores = summary.combined_scores(cells)
+    ranking = Table("score", ["rank", "engine", "combined score"], [])
+    for position, (label, score) in enumerate(sorted(scores.items(), key=lambda i: i[1]), 1):
+        ranking.rows.append([str(position), label, f"{score:.2f}"])
+    return [
+        *blocks,
+        Text(
+            "Fastest: the lowest total time over the family's workloads; leanest: the lowest "
+            "largest peak of process-tree memory; both among engines that answered every "
+            "question of the family at that scale."
+        ),
+        best,
+        Heading("Combined score (ClickBench method)", 3),
+        Code(summary.SCORE_FORMULA),
+        ranking,
+    ]
+
+
+def family_sections(cells: dict[Key, Row], out: Path, style: dict[str, charts.Style]) -> list:
+    blocks: list[Block] = []
+    labels = summary.labels_of(cells)
+    for family in summary.families_of(cells):
+        for rows in summary.scales_of(cells, family):
+            title = f"{family} at {format_rows(rows)} rows"
+            image = charts.bars(cells, family, rows, out / f"bars_{family}_{rows}.png", style)
+            blocks += [
+                Heading(title),
+                Text(
+                    "Median of asv's warm samples, interquartile range, the first (cold, "
+                    "validated) run, and the peak memory of the whole process tree."
+                ),
+                Image(image, f"{title}: time per workload per engine"),
+                grid(
+                    f"times_{family}_{rows}",
+                    summary.workloads_of(cells, family),
+                    labels,
+                    lambda workload, label, rows=rows: cells.get((label, workload, rows)),
+                    "workload",
+                ),
+            ]
+    return blocks
+
+
+def scaling_sections(cells: dict[Key, Row], out: Path, style: dict[str, charts.Style]) -> list:
+    blocks: list[Block] = [Heading("Scaling")]
+    for family in summary.families_of(cells):
+        found = [
+            crossing
+            for measure in ("time", "memory")
+            for crossing in summary.crossovers(
+                summary.series(cells, family, measure), family, measure
+            )
+        ]
+        image = charts.scaling(cells, family, out / f"scaling_{family}.png", style, found)
+        table = Table(f"crossovers_{family}", ["measure", "engine", "overtakes", "at rows"], [])
+        for c in found:
+            table.rows.append([c.measure, c.winner, c.loser, f"{c.rows:,.0f}"])
+        blocks += [Image(image, f"{family}: time and memory against rows, log-log")]
+        blocks += [table] if found else [Text(f"{family}: no engine overtakes another.")]
+    return blocks
+
+
+def heatmap_sections(cells: dict[Key, Row], out: Path) -> list[Block]:
+    blocks: list[Block] = [Heading("Time relative to the fastest engine")]
+    for rows in summary.scales_of(cells):
+        path = charts.heatmap(cells, rows, out / f"heatmap_{rows}.png")
+        blocks.append(Image(path, f"{format_rows(rows)} rows: time relative to the fastest"))
+    return blocks
+
+
+def timeline_section(cells: dict[Key, Row], out: Path, style: dict[str, charts.Style]) -> list:
+    runs = charts.largest_runs(cells)
+    if not runs:
+        return []
+    path = charts.timelines(runs, out / "memory_timeline.png", style)
+    return [Heading("Memory timelines"), Image(path, "memory during each engine's largest run")]
+
+
+def ab_section(cells: dict[Key, Row], factor: float) -> list[Block]:
+    comparisons = summary.ab_comparisons(cells, factor)
+    if not comparisons:
+        return []
+    table = Table(
+        "ab",
+        [
+            "engine",
+            "versions",
+            "workload",
+            "rows",
+            "time ratio",
+            "significant",
+            "memory ratio",
+            "flags",
+        ],
+        [],
+    )
+    for i, c in enumerate(comparisons):
+        significant = {True: "yes", False: "no", None: "untested"}[c.significant]
+        table.rows.append(
+            [
+                c.engine,
+                f"{c.old} -> {c.new}",
+                c.workload,
+                format_rows(c.rows),
+                f"{c.time_ratio:.2f}" if c.time_ratio is not None else "-",
+                significant,
+                f"{c.memory_ratio:.2f}" if c.memory_ratio is not None else "-",
+                "; ".join(c.flags) or "-",
+            ]
+        )
+        if c.flags:
+            table.failed.add((i, 7))
+    return [
+        Heading("Engine versions A/B"),
+        Text(
+            "Ratios are the newer version over the older (below 1 is better). Significance is "
+            f"asv's own test on the samples (as in asv compare); flags mark a significant "
+            f"slowdown or a memory growth beyond {factor:g}x."
+        ),
+        table,
+    ]
+
+
+def single_run_section(rows: list[Row]) -> list[Block]:
+    singles = [row for row in rows if row.source == SINGLE_RUN]
+    if not singles:
+        return []
+    table = Table("single_runs", ["engine", "version", "workload", "rows", "status", "result"], [])
+    for i, row in enumerate(sorted(singles, key=lambda r: (r.rows, r.engine, r.workload))):
+        table.rows.append(
+            [
+                row.engine,
+                row.engine_version,
+                row.workload,
+                format_rows(row.rows),
+                row.status,
+                cell_text(row) if row.ok else row.detail,
+            ]
+        )
+        if not row.ok:
+            table.failed.add((i, 4))
+    return [
+        Heading("Single validated runs (bakeoff run, not asv)"),
+        Text(
+            "Recorded by `bakeoff run`: one validated run each, not asv's repeated samples, "
+            "so they are kept out of the charts, the score and asv's tables."
+        ),
+        table,
+    ]
+
+
+def failure_section(cells: dict[Key, Row]) -> list[Block]:
+    failed = sorted((key, row) for key, row in cells.items() if not row.ok)
+    if not failed:
+        return []
+    table = Table("failures", ["engine", "workload", "rows", "status", "why"], [])
+    for i, ((label, workload, rows), row) in enumerate(failed):
+        table.rows.append(
+            [label, workload, format_rows(rows), charts.failure_label(row), row.detail]
+        )
+        table.failed.add((i, 3))
+    return [Heading("Why cells have no number"), table]
+
+
+def _settings_text(settings: dict[str, Any]) -> str:
+    return json.dumps(settings, sort_keys=True, default=str) if settings else "-"
+
+
+def provenance_section(rows: list[Row], data_dirs: list[Path]) -> list[Block]:
+    """Every engine version and settings, machine, dataset manifest and harness commit."""
+    engines = Table("engines", ["engine", "version", "environment", "settings"], [])
+    seen = {}
+    for row in rows:
+        if row.engine_version == "unknown":  # a cell asv skipped before any run
+            continue
+        if row.settings or (row.label, row.engine_version, row.environment) not in seen:
+            seen[row.label, row.engine_version, row.environment] = row.settings
+    for (label, version, env), settings in sorted(seen.items()):
+        engines.rows.append([label, version, env, _settings_text(settings)])
+    commits = Table("commits", ["harness commit", "machine", "python", "java", "results"], [])
+    counted: dict[tuple[str, str, str, str], int] = {}
+    for row in rows:
+        key = (row.commit, row.machine, row.python, row.java or "-")
+        counted[key] = counted.get(key, 0) + 1
+    for (commit, machine, python, java), count in sorted(counted.items()):
+        commits.rows.append([commit[:12], machine, python, java, str(count)])
+    return [
+        Heading("Engines and their settings"),
+        engines,
+        Heading("Harness commits"),
+        commits,
+        *dataset_section(rows, data_dirs),
+    ]
+
+
+def _manifest(row: Row, data_dirs: list[Path]) -> dict[str, Any] | None:
+    for directory in data_dirs:
+        path = directory / row.dataset / MANIFEST_NAME
+        if row.dataset and path.exists():
+            return json.loads(path.read_text())
+    return None
+
+
+def dataset_section(rows: list[Row], data_dirs: list[Path]) -> list[Block]:
+    table = Table(
+        "datasets", ["dataset", "rows", "bytes", "files", "format", "encodings", "checksum"], []
+    )
+    for name, row in sorted({row.dataset: row for row in rows if row.dataset}.items()):
+        manifest = _manifest(row, data_dirs) or {}
+        files = manifest.get("files", [])
+        formats = dict(manifest.get("format", {}))
+        encodings = formats.pop("encodings", {})
+        table.rows.append(
+            [
+                name,
+                f"{row.rows:,}",
+                size(sum(f.get("bytes", 0) for f in files)) if files else "-",
+                str(len(files)) if files else "-",
+                ", ".join(f"{k}={v}" for k, v in formats.items()) or "manifest not found",
+                ", ".join(f"{k}: {v}" for k, v in encodings.items()) or "-",
+                row.dataset_checksum,
+            ]
+        )
+    return [Heading("Datasets"), table] if table.rows else []
+
+
+def machine_section(machines: list[dict[str, str]]) -> list[Block]:
+    table = Table("machines", ["machine", "cpu", "cores", "memory", "os", "arch"], [])
+    for m in machines:
+        memory = size(float(m["ram"])) if m.get("ram", "").isdigit() else m.get("ram", "-")
+        table.rows.append(
+            [
+                m.get("machine", "-"),
+                m.get("cpu", "-"),
+                m.get("num_cpu", "-"),
+                memory,
+                m.get("os", "-"),
+                m.get("arch", "-"),
+            ]
+        )
+    return [Heading("Machines"), table] if table.rows else []
+
+
+def all_rows_section(rows: list[Row]) -> list[Block]:
+    shown = [name for name in CSV_FIELDS if name not in ("settings", "detail")]
+    table = Table("all_results", shown, [], in_markdown=False)
+    for i, row in enumerate(rows):
+        values = [getattr(row, name) for name in shown]
+        table.rows.append(["" if v is None else f"{v:.6g}" if isinstance(v, float) else str(v)
+                           for v in values])  # fmt: skip
+        if not row.ok:
+            table.failed.add((i, shown.index("status")))
+    return [Heading("Every result (also in results.csv)"), table]

@@ -1,0 +1,329 @@
+"""The tidy table: one row per engine x version x workload x scale x machine x harness commit.
+
+asv's results hold the warm samples (``time_query``) and the tree peak
+(``track_peak_tree_bytes``) of every environment, machine and commit. The run log holds the
+first, validated run that each asv benchmark made in its ``setup``, and every ``bakeoff run``.
+A log record belongs to an asv cell when it has the cell's engine, workload, scale and commit
+and started while asv ran that benchmark: it gives the first-run time, the engine version and
+settings, and, when asv has no time, why. Records that belong to no asv cell are single
+validated runs of ``bakeoff run``, kept as rows of their own, so a scale asv never ran is never
+shown as an asv failure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from bakeoff.engines import ENGINE_NAMES
+from bakeoff.report.asvlog import Reasons, reason_for
+from bakeoff.runner import RunRecord
+from bakeoff.suite import ENGINE_VARIABLE
+from workloads import Unsupported, all_workloads, implementation
+
+WORKLOAD_MODULE = "bench_workloads"
+TIME_KEY = "time_query"
+MEMORY_KEY = "track_peak_tree_bytes"
+VERSION_VARIABLE = "BAKEOFF_ENGINE_VERSION"  # set in an A/B environment: the pinned version
+ASV = "asv"
+SINGLE_RUN = "bakeoff run"
+ASV_FAILED = "asv failed"
+ASV_SKIPPED = "asv skipped"
+WINDOW_SLACK_S = 1.0  # run-log times are whole seconds
+
+
+@dataclass
+class Row:
+    """One measured cell, with where it came from. ``time_s`` is asv's median of the warm
+    samples (a single run's time for ``bakeoff run``); it is None whenever status is not ok."""
+
+    source: str
+    engine: str
+    engine_version: str
+    pinned: str  # the environment's BAKEOFF_ENGINE_VERSION; "" when not an A/B environment
+    environment: str
+    family: str
+    workload: str
+    rows: int
+    machine: str
+    commit: str
+    date: str
+    status: str
+    detail: str = ""
+    time_s: float | None = None
+    time_q25_s: float | None = None
+    time_q75_s: float | None = None
+    time_ci99_low_s: float | None = None
+    time_ci99_high_s: float | None = None
+    samples: int | None = None
+    first_run_s: float | None = None
+    peak_bytes: float | None = None
+    dataset: str = ""
+    dataset_checksum: str = ""
+    python: str = ""
+    java: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)
+    # Kept for the report, not written to the CSV:
+    stats: dict[str, Any] | None = field(default=None, repr=False)
+    sample_values: list[float] | None = field(default=None, repr=False)
+    timeline: list[list[float]] = field(default_factory=list, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok" and self.time_s is not None
+
+    @property
+    def label(self) -> str:
+        """The engine as charts and tables name it: with its version in an A/B."""
+        return f"{self.engine}=={self.pinned}" if self.pinned else self.engine
+
+
+CSV_FIELDS = [f.name for f in fields(Row) if f.name not in ("stats", "sample_values", "timeline")]
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+def _epoch(iso: str) -> float:
+    try:
+        return dt.datetime.fromisoformat(iso).timestamp()
+    except ValueError:
+        return math.nan
+
+
+def _iso(epoch_ms: float) -> str:
+    return dt.datetime.fromtimestamp(epoch_ms / 1000, dt.UTC).isoformat(timespec="seconds")
+
+
+def read_log(log: Path) -> list[RunRecord]:
+    """Every record of the run log; fields this version does not know are ignored, so logs
+    written by older and newer harness versions both read."""
+    if not log.exists():
+        return []
+    known = {f.name for f in fields(RunRecord)}
+    return [
+        RunRecord(**{k: v for k, v in json.loads(line).items() if k in known})
+        for line in log.read_text().splitlines()
+        if line.strip()
+    ]
+
+
+def family_of(workload: str) -> str:
+    known = all_workloads().get(workload)
+    return known.family if known else workload.rsplit("_", 1)[0]
+
+
+def unsupported_reason(engine: str, workload: str) -> str | None:
+    try:
+        cell = implementation(engine, all_workloads()[workload])
+    except (KeyError, ImportError):
+        return None
+    return cell.reason if isinstance(cell, Unsupported) else None
+
+
+@dataclass
+class _Measured:
+    """One asv benchmark's value for one parameter combination, and when it ran."""
+
+    value: Any
+    started: float
+    duration: float
+    stats: dict[str, Any] | None
+    samples: list[float] | None
+
+
+def _asv_values(result: Any) -> Iterator[tuple[str, str, str, int, _Measured]]:
+    """(benchmark, kind, workload, rows, measurement) for every workload benchmark in one
+    result file."""
+    for key in result.get_all_result_keys():
+        module, kind = key.split(".", 1)[0], key.rsplit(".", 1)[-1]
+        if module != WORKLOAD_MODULE or kind not in (TIME_KEY, MEMORY_KEY):
+            continue
+        params = result.get_result_params(key)
+        combos = list(itertools.product(*params))
+        columns = (
+            result.get_result_value(key, params),
+            result.get_result_stats(key, params),
+            result.get_result_samples(key, params),
+        )
+        started = result.started_at.get(key, 0) / 1000
+        duration = result.duration.get(key) or 0.0
+        for (workload, rows), value, stats, samples in zip(combos, *columns, strict=True):
+            measured = _Measured(value, started, duration, stats, samples)
+            yield key, kind, workload.strip("'\""), int(rows), measured
+
+
+class _RecordIndex:
+    """Run-log records by (engine, workload, rows, commit), found again by when they ran."""
+
+    def __init__(self, records: list[RunRecord]) -> None:
+        self.records = records
+        self.used: set[int] = set()
+        self._by_cell: dict[tuple[str, str, int, str], list[int]] = {}
+        for index, record in enumerate(records):
+            commit = record.provenance.get("harness_commit", "")
+            key = (record.engine, record.workload, record.rows, commit)
+            self._by_cell.setdefault(key, []).append(index)
+
+    def during(
+        self, engine: str, workload: str, rows: int, commit: str, measured: _Measured
+    ) -> RunRecord | None:
+        """The first record of this cell started while asv ran the benchmark (its setup's
+        validated run); every record in that time is asv's and marked used."""
+        low = measured.started - WINDOW_SLACK_S
+        high = measured.started + measured.duration + WINDOW_SLACK_S
+        found = None
+        for index in self._by_cell.get((engine, workload, rows, commit), []):
+            if low <= _epoch(self.records[index].started_at) <= high:
+                self.used.add(index)
+                found = found or self.records[index]
+        return found
+
+    def unused(self) -> list[RunRecord]:
+        return [r for i, r in enumerate(self.records) if i not in self.used]
+
+
+def _with_record(row: Row, record: RunRecord | None) -> None:
+    """Version, settings, dataset and provenance of the run that made this cell."""
+    if record is None:
+        return
+    row.engine_version = record.version
+    row.settings = record.settings
+    row.dataset = record.dataset.get("name", "")
+    row.dataset_checksum = record.dataset.get("checksum", "")
+    row.python = record.provenance.get("python", row.python)
+    row.java = record.provenance.get("java", "") or str(record.settings.get("java_version", ""))
+
+
+def _asv_status(row: Row, measured: _Measured, record: RunRecord | None, reason: str) -> None:
+    """ok with asv's statistics, or why asv has no time: the run log's status when the
+    validated run failed, asv's own reason when asv failed, unsupported when skipped."""
+    value = measured.value
+    if _finite(value):
+        stats = measured.stats or {}
+        row.status, row.time_s, row.stats = "ok", float(value), stats
+        row.time_q25_s, row.time_q75_s = stats.get("q_25"), stats.get("q_75")
+        row.time_ci99_low_s, row.time_ci99_high_s = stats.get("ci_99_a"), stats.get("ci_99_b")
+        row.samples = len(measured.samples) if measured.samples else stats.get("repeat")
+        row.sample_values = measured.samples
+        row.detail = record.detail if record is not None else ""
+        if record is not None and record.status == "ok":
+            row.first_run_s = record.wall_s
+    elif value is None and record is not None and record.status != "ok":
+        row.status, row.detail = record.status, record.detail
+    elif value is None:
+        row.status = ASV_FAILED
+        row.detail = reason or "asv recorded no result; `asv run --show-stderr` shows why"
+    else:  # NaN: asv skipped it (setup raised NotImplementedError)
+        why = unsupported_reason(row.engine, row.workload)
+        row.status = "unsupported" if why else ASV_SKIPPED
+        row.detail = why or "setup said this environment cannot run it"
+
+
+def asv_rows(asv_results: Path, index: _RecordIndex, reasons: Reasons) -> list[Row]:
+    """Every engine cell of every asv result file (every machine, commit and environment)."""
+    from asv.results import iter_results
+
+    rows: list[Row] = []
+    for result in iter_results(str(asv_results)) if asv_results.exists() else []:
+        engine = result.env_vars.get(ENGINE_VARIABLE, "")
+        if engine not in ENGINE_NAMES:
+            continue
+        pinned = result.env_vars.get(VERSION_VARIABLE, "")
+        cells: dict[tuple[str, int], Row] = {}
+        for benchmark, kind, workload, scale, measured in sorted(
+            _asv_values(result), key=lambda item: item[1] != TIME_KEY
+        ):
+            record = index.during(engine, workload, scale, result.commit_hash, measured)
+            row = cells.get((workload, scale))
+            if row is None:
+                row = cells[workload, scale] = Row(
+                    source=ASV,
+                    engine=engine,
+                    engine_version=pinned or "unknown",
+                    pinned=pinned,
+                    environment=result.env_name,
+                    family=family_of(workload),
+                    workload=workload,
+                    rows=scale,
+                    machine=result.params.get("machine", ""),
+                    commit=result.commit_hash,
+                    date=_iso(measured.started * 1000),
+                    status="not run",
+                    python=result.params.get("python", ""),
+                )
+            if kind == TIME_KEY:
+                _with_record(row, record)
+                reason = reason_for(
+                    reasons, result.commit_hash, result.env_name, benchmark, workload, scale
+                )
+                _asv_status(row, measured, record, reason)
+                row.timeline = record.memory_timeline if record is not None else []
+            elif _finite(measured.value) and row.status == "ok":
+                row.peak_bytes = float(measured.value)
+        rows.extend(cells.values())
+    return rows
+
+
+def single_run_rows(records: list[RunRecord]) -> list[Row]:
+    """``bakeoff run`` records, the newest of each cell, as single validated runs."""
+    newest: dict[tuple[Any, ...], RunRecord] = {}
+    for record in sorted(records, key=lambda r: r.started_at):
+        provenance = record.provenance
+        key = (record.engine, record.version, record.workload, record.rows)
+        newest[(*key, provenance.get("machine"), provenance.get("harness_commit"))] = record
+    rows = []
+    for record in newest.values():
+        ok = record.status == "ok" and record.wall_s is not None
+        row = Row(
+            source=SINGLE_RUN,
+            engine=record.engine,
+            engine_version=record.version,
+            pinned="",
+            environment=SINGLE_RUN,
+            family=family_of(record.workload),
+            workload=record.workload,
+            rows=record.rows,
+            machine=record.provenance.get("machine", ""),
+            commit=record.provenance.get("harness_commit", ""),
+            date=record.started_at,
+            status=record.status,
+            detail=record.detail,
+            time_s=record.wall_s if ok else None,
+            samples=1 if ok else None,
+            first_run_s=record.wall_s if ok else None,
+            peak_bytes=record.peak_bytes if ok else None,
+            timeline=record.memory_timeline,
+        )
+        _with_record(row, record)
+        rows.append(row)
+    return rows
+
+
+def collect(asv_results: Path, log: Path, reasons: Reasons | None = None) -> list[Row]:
+    """The whole table: asv's cells first, then the single runs no asv cell accounts for."""
+    index = _RecordIndex(read_log(log))
+    rows = asv_rows(asv_results, index, reasons or {})
+    return rows + single_run_rows(index.unused())
+
+
+def write_csv(rows: list[Row], path: Path) -> Path:
+    import csv
+
+    from bakeoff.redact import redact
+
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        for row in rows:
+            values = {name: getattr(row, name) for name in CSV_FIELDS}
+            values["settings"] = json.dumps(row.settings, sort_keys=True, default=str)
+            writer.writerow(redact(values))
+    return path

@@ -1,0 +1,83 @@
+"""Engine-version A/B: ``--engines polars==2.0.0,polars==2.1.0`` becomes one asv environment
+per version, named after it, with the version pinned by asv.conf.json's install command."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bakeoff.bench import EngineChoice, derived_config, parse_engines
+from bakeoff.errors import InputError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_engines_with_versions_parse():
+    assert parse_engines(["duckdb,polars==2.0.0", "polars==2.1.0"]) == [
+        EngineChoice("duckdb"),
+        EngineChoice("polars", "2.0.0"),
+        EngineChoice("polars", "2.1.0"),
+    ]
+    with pytest.raises(InputError, match="unknown engine"):
+        parse_engines(["pandas==2.0"])
+    with pytest.raises(InputError, match="no engine to pin"):
+        parse_engines(["harness==1"])
+
+
+@pytest.mark.parametrize(
+    "engines",
+    [["duckdb", "polars==2.0.0", "polars==2.1.0"], ["polars==2.0.0", "polars==2.1.0"]],
+)
+def test_one_asv_environment_per_version(tmp_path, monkeypatch, engines):
+    from asv.config import Config
+    from asv.environment import get_env_name, iter_matrix
+
+    monkeypatch.setenv("BAKEOFF_RESULTS_DIR", str(tmp_path / "results"))
+    path = derived_config(REPO, parse_engines(engines), tmp_path)
+    config = Config.load(str(path))
+    names = set()
+    for combination in iter_matrix("virtualenv", config.pythons, config):
+        env_vars = {key: value for (kind, key), value in combination.items() if kind == "env"}
+        tagged = {("env", key): value for key, value in env_vars.items()}
+        names.add(get_env_name("virtualenv", "3.11", {}, tagged))
+    expected = {
+        "virtualenv-py3.11-BAKEOFF_ENGINEpolars-BAKEOFF_ENGINE_VERSION2.0.0",
+        "virtualenv-py3.11-BAKEOFF_ENGINEpolars-BAKEOFF_ENGINE_VERSION2.1.0",
+    }
+    if "duckdb" in engines:
+        expected.add("virtualenv-py3.11-BAKEOFF_ENGINEduckdb")
+    assert names == expected
+
+
+def test_install_command_pins_every_distribution_of_the_extra(tmp_path):
+    """asv.conf.json's install command, run with pip replaced by a printer."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path), REPO],
+        check=True,
+    )
+    wheel = next(tmp_path.glob("*.whl"))
+    from asv.util import load_json
+
+    command = load_json(str(REPO / "asv.conf.json"), js_comments=True)["install_command"][0]
+    arguments = shlex.split(command.format(env_dir=tmp_path, wheel_file=wheel))
+    code = arguments[arguments.index("-c") + 1].replace("subprocess.check_call(", "print(")
+
+    def install(engine: str, version: str) -> list[str]:
+        env = dict(os.environ, BAKEOFF_ENGINE=engine, BAKEOFF_ENGINE_VERSION=version)
+        done = subprocess.run(
+            [sys.executable, "-c", code, str(wheel)], env=env, capture_output=True, text=True
+        )
+        return json.loads(done.stdout.replace("'", '"'))[5:]
+
+    assert install("dask", "2024.12.1") == [
+        f"{wheel}[dask]",
+        "dask==2024.12.1",
+        "distributed==2024.12.1",
+    ]
+    assert install("polars", "") == [f"{wheel}[polars]"]
