@@ -60,6 +60,15 @@ def test_one_row_per_cell_with_its_provenance(clean):
     }
 
 
+def test_records_asv_made_are_never_single_runs(clean):
+    log = clean / "runs.jsonl"
+    lines = log.read_text().splitlines()
+    marked = lines[-1].replace('"provenance": {', '"provenance": {"asv_env_name": "an-old-env", ')
+    log.write_text("\n".join([*lines[:-1], marked]) + "\n")
+    singles = [r for r in collect(clean / "asv", log) if r.source == SINGLE_RUN]
+    assert [row.workload for row in singles] == ["groupby_q1"]
+
+
 def test_csv_has_every_row_and_column(clean):
     report(clean)
     with open(clean / "results.csv") as handle:

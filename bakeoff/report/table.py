@@ -36,6 +36,7 @@ SINGLE_RUN = "bakeoff run"
 ASV_FAILED = "asv failed"
 ASV_SKIPPED = "asv skipped"
 WINDOW_SLACK_S = 1.0  # run-log times are whole seconds
+ASV_ENV_KEY = "asv_env_name"  # provenance of a record made under asv (its ASV_ENV_NAME)
 
 
 @dataclass
@@ -187,7 +188,13 @@ class _RecordIndex:
         return found
 
     def unused(self) -> list[RunRecord]:
-        return [r for i, r in enumerate(self.records) if i not in self.used]
+        """Records no asv cell accounts for, less those that say asv made them (a result
+        file asv has since replaced): the single runs of ``bakeoff run``."""
+        return [
+            record
+            for index, record in enumerate(self.records)
+            if index not in self.used and not record.provenance.get(ASV_ENV_KEY)
+        ]
 
 
 def _with_record(row: Row, record: RunRecord | None) -> None:
