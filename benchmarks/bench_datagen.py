@@ -6,8 +6,12 @@ in memory beforehand. Their ratio is the share of the possible throughput the ge
 reaches; drawing and formatting the data should cost little next to encoding, compressing
 and checksumming Parquet (target >= 0.8).
 
-``BAKEOFF_DATAGEN_ROWS`` sets the scale (default 1e7). The measurement also runs directly:
-``python benchmarks/bench_datagen.py [jobs]``.
+Every table is measured (asv parameters ``table`` and ``rows``); rows/s counts every row
+written, so for ``join`` the rows of x, small, medium and big together. The tables differ in
+width (ml and blobs write 17 float64 columns, some 136 bytes a row, groupby about 22), so
+bytes/s is tracked too. ``BAKEOFF_DATAGEN_ROWS`` sets the scale (default 1e7),
+``BAKEOFF_DATAGEN_TABLES`` the tables (default: all). The measurement also runs directly:
+``python benchmarks/bench_datagen.py [jobs] [table ...]``.
 """
 
 from __future__ import annotations
@@ -33,10 +37,12 @@ from bakeoff.probe import TreeMemoryProbe  # noqa: E402
 from bakeoff.suite import ENGINE_VARIABLE, HARNESS_ENVIRONMENT  # noqa: E402
 from datagen import TABLES, build_chunk, ensure_dataset, plan_files  # noqa: E402
 from datagen.dataset import DatasetSpec, format_rows, parse_rows  # noqa: E402
-from datagen.table import Layout, layout  # noqa: E402
+from datagen.table import Layout, layouts  # noqa: E402
 from datagen.writer import prepare_worker, write_parquet  # noqa: E402
 
 ROWS = parse_rows(os.environ.get("BAKEOFF_DATAGEN_ROWS", "1e7"))
+_CHOSEN = os.environ.get("BAKEOFF_DATAGEN_TABLES", "")
+TABLE_NAMES = [name.strip() for name in _CHOSEN.split(",") if name.strip()] or list(TABLES)
 ROUNDS = 5  # generator and bound, alternately: throughputs are the best, the ratio the median
 
 
@@ -50,12 +56,12 @@ def _scratch() -> tempfile.TemporaryDirectory[str]:
     return tempfile.TemporaryDirectory(prefix="bench-datagen-", dir=root)
 
 
-def generator_seconds(spec: DatasetSpec, jobs: int) -> float:
-    """Wall time of a full generation into an empty directory."""
+def generator_seconds(spec: DatasetSpec, jobs: int) -> tuple[float, int]:
+    """Wall time of a full generation into an empty directory, and the bytes written."""
     with _scratch() as scratch:
         started = time.perf_counter()
-        ensure_dataset(spec, Path(scratch), jobs=jobs, progress=False)
-        return time.perf_counter() - started
+        dataset = ensure_dataset(spec, Path(scratch), jobs=jobs, progress=False)
+        return time.perf_counter() - started, dataset.size_bytes
 
 
 def generator_peak_bytes(spec: DatasetSpec, jobs: int) -> int:
@@ -70,10 +76,10 @@ def generator_peak_bytes(spec: DatasetSpec, jobs: int) -> int:
 _PREBUILT: list[list[pa.Table]] = []
 
 
-def _write_prebuilt(index: int, path: str, files_layout: Layout) -> int:
+def _write_prebuilt(index: int, path: str, file_layout: Layout) -> int:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    return write_parquet(target, _PREBUILT[index], layout=files_layout)["rows"]
+    return write_parquet(target, _PREBUILT[index], layout=file_layout)["rows"]
 
 
 def _ready() -> None:
@@ -86,7 +92,8 @@ class WriteOnlyBound:
     def __init__(self, spec: DatasetSpec, jobs: int) -> None:
         self.spec = spec
         self.files = plan_files(spec)
-        self.layout = layout(TABLES[spec.table], spec)
+        self.rows = sum(file.rows for file in self.files)
+        self.layouts = layouts(TABLES[spec.table], spec)
         _PREBUILT[:] = [[build_chunk(spec, chunk) for chunk in f.chunks] for f in self.files]
         self.workers = max(1, min(jobs, len(self.files)))
         # fork, so the workers share the prebuilt tables instead of receiving copies.
@@ -101,12 +108,14 @@ class WriteOnlyBound:
         with _scratch() as scratch:
             started = time.perf_counter()
             futures = [
-                self.pool.submit(_write_prebuilt, index, str(Path(scratch, f.path)), self.layout)
+                self.pool.submit(
+                    _write_prebuilt, index, str(Path(scratch, f.path)), self.layouts[f.table]
+                )
                 for index, f in enumerate(self.files)
             ]
             rows = sum(future.result() for future in futures)
             elapsed = time.perf_counter() - started
-        assert rows == self.spec.rows
+        assert rows == self.rows
         return elapsed
 
     def close(self) -> None:
@@ -114,16 +123,18 @@ class WriteOnlyBound:
         _PREBUILT.clear()
 
 
-def measure(rows: int = ROWS, jobs: int | None = None) -> dict[str, float]:
-    """Every figure the suite tracks, for the default groupby dataset of ``rows`` rows."""
-    spec = DatasetSpec(table="groupby", rows=rows)
+def measure(table: str = "groupby", rows: int = ROWS, jobs: int | None = None) -> dict[str, float]:
+    """Every figure the suite tracks, for the default dataset of ``table`` at ``rows`` rows."""
+    spec = DatasetSpec(table=table, rows=rows)
     workers = jobs or _jobs()
     peak = generator_peak_bytes(spec, workers)  # first, while this process is still lean
     bound = WriteOnlyBound(spec, workers)
+    total = bound.rows  # every table's rows: join writes x, small, medium and big
     try:
         generated, written = [], []
         for _ in range(ROUNDS):
-            generated.append(generator_seconds(spec, workers))
+            seconds, size = generator_seconds(spec, workers)
+            generated.append(seconds)
             written.append(bound.seconds())
     finally:
         bound.close()
@@ -133,8 +144,9 @@ def measure(rows: int = ROWS, jobs: int | None = None) -> dict[str, float]:
         bound_s / generator_s for generator_s, bound_s in zip(generated, written, strict=True)
     ]
     return {
-        "rows_per_second": rows / min(generated),
-        "write_only_rows_per_second": rows / min(written),
+        "rows_per_second": total / min(generated),
+        "bytes_per_second": size / min(generated),
+        "write_only_rows_per_second": total / min(written),
         "throughput_ratio": statistics.median(ratios),
         "peak_tree_bytes": float(peak),
         "generator_seconds": min(generated),
@@ -147,48 +159,57 @@ def _in_harness() -> bool:
 
 
 class DataGenerator:
-    """Throughput of ``bakeoff datagen`` against its write-only bound, and its peak memory."""
+    """Throughput of ``bakeoff datagen`` against its write-only bound, and its peak memory,
+    for every table."""
 
-    params: ClassVar[list[int]] = [ROWS]
-    param_names: ClassVar[list[str]] = ["rows"]
-    timeout = 3600
-    processes = 1  # one measurement (best of ROUNDS) shared by every track_ below
+    params: ClassVar[list[list[Any]]] = [TABLE_NAMES, [ROWS]]
+    param_names: ClassVar[list[str]] = ["table", "rows"]
+    timeout = 7200
+    processes = 1  # one measurement (best of ROUNDS) per table shared by every track_ below
 
     def setup_cache(self) -> dict[str, Any]:
         if not _in_harness():
             return {"skipped": True}  # setup skips; nothing is generated outside the harness
-        return measure(ROWS)
+        return {table: measure(table, ROWS) for table in TABLE_NAMES}
 
-    setup_cache.timeout = 3600  # type: ignore[attr-defined]
+    setup_cache.timeout = 7200  # type: ignore[attr-defined]
 
-    def setup(self, figures: dict[str, Any], rows: int) -> None:
+    def setup(self, figures: dict[str, Any], table: str, rows: int) -> None:
         if not _in_harness():
             raise NotImplementedError("the datagen benchmarks run in the harness environment")
 
-    def track_rows_per_second(self, figures: dict[str, Any], rows: int) -> float:
-        return figures["rows_per_second"]
+    def track_rows_per_second(self, figures: dict[str, Any], table: str, rows: int) -> float:
+        return figures[table]["rows_per_second"]
 
     track_rows_per_second.unit = "rows/s"  # type: ignore[attr-defined]
 
-    def track_write_only_rows_per_second(self, figures: dict[str, Any], rows: int) -> float:
-        return figures["write_only_rows_per_second"]
+    def track_bytes_per_second(self, figures: dict[str, Any], table: str, rows: int) -> float:
+        return figures[table]["bytes_per_second"]
+
+    track_bytes_per_second.unit = "bytes/s"  # type: ignore[attr-defined]
+
+    def track_write_only_rows_per_second(
+        self, figures: dict[str, Any], table: str, rows: int
+    ) -> float:
+        return figures[table]["write_only_rows_per_second"]
 
     track_write_only_rows_per_second.unit = "rows/s"  # type: ignore[attr-defined]
 
-    def track_throughput_ratio(self, figures: dict[str, Any], rows: int) -> float:
-        return figures["throughput_ratio"]
+    def track_throughput_ratio(self, figures: dict[str, Any], table: str, rows: int) -> float:
+        return figures[table]["throughput_ratio"]
 
     track_throughput_ratio.unit = "ratio"  # type: ignore[attr-defined]
 
-    def track_peak_tree_bytes(self, figures: dict[str, Any], rows: int) -> float:
-        return figures["peak_tree_bytes"]
+    def track_peak_tree_bytes(self, figures: dict[str, Any], table: str, rows: int) -> float:
+        return figures[table]["peak_tree_bytes"]
 
     track_peak_tree_bytes.unit = "bytes"  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":
     jobs = int(sys.argv[1]) if len(sys.argv) > 1 else _jobs()
-    figures = measure(ROWS, jobs)
-    print(f"groupby {format_rows(ROWS)} rows, {jobs} jobs")
-    for name, value in figures.items():
-        print(f"  {name:<28} {value:,.3f}")
+    for table in sys.argv[2:] or TABLE_NAMES:
+        figures = measure(table, ROWS, jobs)
+        print(f"{table} {format_rows(ROWS)} rows, {jobs} jobs")
+        for name, value in figures.items():
+            print(f"  {name:<28} {value:,.3f}")

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from bakeoff.errors import InputError
 from bakeoff.paths import data_dir as default_data_dir
-from datagen import groupby
+from datagen import blobs, groupby, join, ml, window
 from datagen.dataset import Dataset, DatasetSpec, parse_rows
 from datagen.table import FilePlan, TableGenerator
 from datagen.writer import Materialized, materialize, show_progress
@@ -37,7 +37,9 @@ __all__ = [
 ]
 
 # Every table by name; a new table is one more module implementing ``TableGenerator``.
-TABLES: Mapping[str, TableGenerator] = MappingProxyType({groupby.TABLE.name: groupby.TABLE})
+TABLES: Mapping[str, TableGenerator] = MappingProxyType(
+    {module.TABLE.name: module.TABLE for module in (groupby, join, window, ml, blobs)}
+)
 
 
 def _require_int(name: str, value: object, minimum: int) -> None:

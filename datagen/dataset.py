@@ -100,12 +100,60 @@ class Dataset:
 
     @property
     def rows(self) -> int:
+        """Rows in all its files: for ``join``, x, small, medium and big together."""
         return int(self.manifest["rows"])
 
     @property
     def files(self) -> list[Path]:
-        """Every Parquet part file, in a stable order."""
+        """Every Parquet part file, of every table, in a stable order."""
         return [self.path / entry["path"] for entry in self.manifest["files"]]
+
+    @property
+    def tables(self) -> list[str]:
+        """The names of the dataset's tables: ``["x", "small", "medium", "big"]`` for
+        ``join``, the table's own name for a dataset of one table."""
+        return list(self._tables())
+
+    def _tables(self) -> dict[str, Any]:
+        recorded = self.manifest.get("tables")
+        if recorded is not None:
+            return recorded
+        # a manifest from before datasets of several tables: one table, every file
+        files = [entry["path"] for entry in self.manifest["files"]]
+        return {self.spec.table: {"directory": "", "rows": self.rows, "files": files}}
+
+    def _table(self, name: str | None) -> dict[str, Any]:
+        tables = self._tables()
+        if name is None:
+            if len(tables) != 1:
+                raise KeyError(f"{self.name} holds tables {', '.join(tables)}: name one")
+            return next(iter(tables.values()))
+        if name not in tables:
+            raise KeyError(f"{self.name} has no table {name!r}; it has {', '.join(tables)}")
+        return tables[name]
+
+    def table_path(self, name: str | None = None) -> Path:
+        """The directory holding table ``name``'s files (the dataset's, for a single table)."""
+        return self.path / self._table(name)["directory"]
+
+    def table_files(self, name: str | None = None) -> list[Path]:
+        """Table ``name``'s part files, in a stable order (all of them, for a single table)."""
+        return [self.path / path for path in self._table(name)["files"]]
+
+    def table_glob(self, name: str | None = None) -> str:
+        """A glob that matches table ``name``'s part files and no other table's."""
+        table = self._table(name)
+        if not table["directory"]:
+            return self.glob
+        return str(self.path / table["directory"] / "*.parquet")
+
+    def table_rows(self, name: str | None = None) -> int:
+        return int(self._table(name)["rows"])
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The table's own facts (true coefficients, centres): ``table_metadata``."""
+        return self.manifest.get("table_metadata", {})
 
     @property
     def partition_by(self) -> str | None:
@@ -113,7 +161,8 @@ class Dataset:
 
     @property
     def glob(self) -> str:
-        """A glob that matches every part file, hive directories included."""
+        """A glob that matches every part file of a single table, hive directories included
+        (for a dataset of several tables, see :meth:`table_glob`)."""
         return str(self.path / ("*/*.parquet" if self.partition_by else "*.parquet"))
 
     @property

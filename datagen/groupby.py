@@ -38,12 +38,21 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from bakeoff.errors import InputError
+from datagen.columns import (
+    SIX_DECIMAL_STEPS,
+    arrow_array,
+    exact_nulls,
+    share,
+    six_decimals,
+    validity,
+)
 from datagen.dataset import DatasetSpec
 from datagen.table import (
     CHUNK_STREAM,
@@ -52,10 +61,13 @@ from datagen.table import (
     PLAN_STREAM,
     Encoding,
     FilePlan,
+    SubTable,
     rng,
     row_group_rows,
+    split_rows,
 )
 
+NAME = "groupby"
 # The directory name of a null partition value, which Spark, pyarrow and polars read as null.
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 # K-valued string ids up to this size reach the Parquet writer as Arrow dictionaries with
@@ -63,7 +75,7 @@ HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 DICTIONARY_MAX_VALUES = 1 << 15
 V1_MAX = 5
 V2_MAX = 15
-V3_STEPS = 100_000_000  # v3 = an integer in [0, V3_STEPS] / 1e6: exactly 6 decimals, no rounding
+V3_STEPS = SIX_DECIMAL_STEPS  # v3 = an integer in [0, V3_STEPS] / 1e6: exactly 6 decimals
 
 
 @dataclass(frozen=True)
@@ -92,11 +104,6 @@ KEYS = tuple(column.name for column in ID_COLUMNS)  # the sort order of ``sorted
 VALUE_COLUMNS = ("v1", "v2", "v3")
 # Hive partitioning makes a directory per value, so only the K-valued columns qualify.
 PARTITION_COLUMNS = ("id1", "id2", "id4", "id5")
-
-
-def share(rows: int, pct: float) -> int:
-    """``pct`` percent of ``rows``, rounded half up (deterministic, unlike banker's rounding)."""
-    return math.floor(rows * pct / 100 + 0.5)
 
 
 def _index_dtype(size: int) -> type[np.signedinteger]:
@@ -152,25 +159,6 @@ def _fixed_offsets(rows: int, width: int) -> pa.Buffer:
     if rows < len(table):
         return pa.py_buffer(table[: rows + 1])
     return pa.py_buffer(np.arange(0, (rows + 1) * width, width, dtype=np.int32))
-
-
-def _validity(mask: np.ndarray | None) -> tuple[pa.Buffer | None, int]:
-    """An Arrow validity bitmap for ``mask`` (True = null), and the null count."""
-    if mask is None:
-        return None, 0
-    return pa.py_buffer(np.packbits(~mask, bitorder="little")), int(np.count_nonzero(mask))
-
-
-def arrow_array(values: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
-    """A zero-copy Arrow array over a numeric numpy array, null where ``mask`` is True.
-
-    ``pa.array`` would do the same, but it imports pandas on first use to rule out pandas
-    input, which costs every worker process a fifth of a second.
-    """
-    validity, nulls = _validity(mask)
-    return pa.Array.from_buffers(
-        pa.from_numpy_dtype(values.dtype), len(values), [validity, pa.py_buffer(values)], nulls
-    )
 
 
 class Vocabulary:
@@ -263,9 +251,9 @@ class Vocabulary:
         if self.fixed_width:
             width = 2 + self.column.digits
             data = self._fixed_labels.take(codes).view(np.uint8)
-            validity, null_count = _validity(mask)
+            bitmap, null_count = validity(mask)
             return pa.StringArray.from_buffers(
-                rows, _fixed_offsets(rows, width), pa.py_buffer(data), validity, null_count
+                rows, _fixed_offsets(rows, width), pa.py_buffer(data), bitmap, null_count
             )
         return self.labels.take(arrow_array(codes, mask))
 
@@ -331,9 +319,8 @@ def _streams(
 def _unsorted_files(
     fixed: tuple[tuple[str, int], ...], rows: int, per_file: int, per_chunk: int
 ) -> Iterator[list[_Piece]]:
-    for start in range(0, rows, per_file):
-        size = min(per_file, rows - start)
-        yield [_Piece(min(per_chunk, size - at), fixed, None) for at in range(0, size, per_chunk)]
+    for sizes in split_rows(rows, per_file, per_chunk):
+        yield [_Piece(size, fixed, None) for size in sizes]
 
 
 def _sorted_pieces(
@@ -410,7 +397,7 @@ def plan(spec: DatasetSpec) -> list[FilePlan]:
                 index += 1
                 offset += piece.rows
             path = f"{directory}part-{number:05d}.parquet"
-            files.append(FilePlan(path, sum(c.rows for c in chunks), tuple(chunks)))
+            files.append(FilePlan(path, sum(c.rows for c in chunks), tuple(chunks), NAME))
     return files
 
 
@@ -442,17 +429,13 @@ def _value_columns(
     values = {
         "v1": np.add(draw.integers(0, V1_MAX, rows, dtype=np.uint16), 1, dtype=np.int64),
         "v2": np.add(draw.integers(0, V2_MAX, rows, dtype=np.uint16), 1, dtype=np.int64),
-        "v3": np.divide(draw.integers(0, V3_STEPS + 1, rows, dtype=np.uint32), 1e6),
+        "v3": six_decimals(draw, rows),
     }
-    nulls = share(offset + rows, null_pct) - share(offset, null_pct)  # exact over the dataset
-    columns = {}
-    for name, array in values.items():
-        mask = None
-        if nulls:
-            mask = np.zeros(rows, dtype=bool)
-            mask[draw.choice(rows, nulls, replace=False, shuffle=False)] = True
-        columns[name] = arrow_array(array, mask)
-    return columns
+    # exactly null_pct% of each column's rows over the dataset
+    return {
+        name: arrow_array(array, exact_nulls(draw, rows, offset, null_pct))
+        for name, array in values.items()
+    }
 
 
 def build_chunk(spec: DatasetSpec, chunk: Chunk) -> pa.Table:
@@ -484,7 +467,7 @@ def build_chunk(spec: DatasetSpec, chunk: Chunk) -> pa.Table:
 class GroupByTable:
     """The ``groupby`` table as a :class:`datagen.table.TableGenerator`."""
 
-    name = "groupby"
+    name = NAME
 
     def validate(self, spec: DatasetSpec) -> None:
         if spec.k > spec.rows:
@@ -499,6 +482,12 @@ class GroupByTable:
         ids = [(column.name, column.arrow_type) for column in ID_COLUMNS]
         values = [("v1", pa.int64()), ("v2", pa.int64()), ("v3", pa.float64())]
         return pa.schema(ids + values)
+
+    def tables(self, spec: DatasetSpec) -> list[SubTable]:
+        return [SubTable(self.name, spec.rows, self.schema(spec), self.encodings(spec))]
+
+    def metadata(self, spec: DatasetSpec) -> dict[str, Any]:
+        return {}
 
     def plan(self, spec: DatasetSpec) -> list[FilePlan]:
         return plan(spec)

@@ -55,7 +55,7 @@ from filelock import FileLock, Timeout
 from tqdm import tqdm
 
 from datagen.dataset import MANIFEST_NAME, Dataset, DatasetSpec
-from datagen.table import FilePlan, Layout, TableGenerator, layout
+from datagen.table import COMPRESSION, FilePlan, Layout, TableGenerator, layouts
 
 # Bump whenever the bytes generated for some spec change: datasets of another version are
 # regenerated rather than reused.
@@ -191,7 +191,8 @@ def write_file(
         tables = _built_ahead(generator, spec, file.chunks)
     else:
         tables = (generator.build_chunk(spec, chunk) for chunk in file.chunks)
-    entry = write_parquet(path, tables, layout=layout(generator, spec), on_rows=on_rows)
+    file_layout = layouts(generator, spec)[file.table]
+    entry = write_parquet(path, tables, layout=file_layout, on_rows=on_rows)
     return {"path": file.path, **entry}
 
 
@@ -280,32 +281,65 @@ def _write_all(
         return [future.result() for future in futures]
 
 
+def _tables(
+    generator: TableGenerator,
+    spec: DatasetSpec,
+    files: list[FilePlan],
+    entries: list[dict[str, Any]],
+) -> dict[str, dict[str, Any]]:
+    """Each table's directory, rows, files, row groups, schema and encodings, by name."""
+    tables = {}
+    for table in generator.tables(spec):
+        mine = [
+            entry for file, entry in zip(files, entries, strict=True) if file.table == table.name
+        ]
+        tables[table.name] = {
+            "directory": table.directory,
+            "rows": sum(entry["rows"] for entry in mine),
+            "files": [entry["path"] for entry in mine],
+            "row_groups": sum(entry["row_groups"] for entry in mine),
+            "row_group_rows": table.layout.row_group_rows,
+            "schema": {field.name: str(field.type) for field in table.schema},
+            "encodings": dict(table.encodings),  # checked against every file's footer
+        }
+    return tables
+
+
 def _manifest(
     generator: TableGenerator,
     spec: DatasetSpec,
+    files: list[FilePlan],
     entries: list[dict[str, Any]],
     seconds: float,
 ) -> dict[str, Any]:
+    """The manifest. A dataset of one table also has its schema, row-group size and encodings
+    at the top level, as before datasets of several tables existed; ``tables`` has them for
+    every table of every dataset."""
     partitioning = None
-    files_layout = layout(generator, spec)
     if spec.partition_by is not None:
         partitioning = {"flavor": "hive", "columns": [spec.partition_by]}
+    tables = _tables(generator, spec, files, entries)
+    single = next(iter(tables.values())) if len(tables) == 1 else None
+    files_format: dict[str, Any] = {
+        "compression": COMPRESSION,
+        "row_groups": sum(entry["row_groups"] for entry in entries),
+        "store_schema": False,
+    }
+    if single is not None:
+        files_format["row_group_rows"] = single["row_group_rows"]
+        files_format["encodings"] = single["encodings"]
     return {
         "generator": "bakeoff-datagen",
         "generator_version": GENERATOR_VERSION,
         "seed": spec.seed,
         "parameters": spec.to_dict(),
-        "schema": {field.name: str(field.type) for field in generator.schema(spec)},
+        **({"schema": single["schema"]} if single is not None else {}),
         "partitioning": partitioning,
-        "format": {
-            "compression": files_layout.compression,
-            "row_group_rows": files_layout.row_group_rows,
-            "row_groups": sum(entry["row_groups"] for entry in entries),
-            "encodings": dict(files_layout.encodings),  # checked against every file's footer
-            "store_schema": False,
-        },
+        "format": files_format,
         "rows": sum(entry["rows"] for entry in entries),
         "files": entries,
+        "tables": tables,
+        "table_metadata": generator.metadata(spec),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "seconds": round(seconds, 3),
         "versions": {
@@ -400,7 +434,7 @@ def materialize(
         try:
             files = generator.plan(spec)
             with tqdm(
-                total=spec.rows,
+                total=sum(file.rows for file in files),
                 desc=spec.name,
                 unit="rows",
                 unit_scale=True,
@@ -408,7 +442,7 @@ def materialize(
                 file=sys.stderr,
             ) as bar:
                 entries = _write_all(generator, spec, files, staging, jobs, bar)
-            manifest = _manifest(generator, spec, entries, time.perf_counter() - started)
+            manifest = _manifest(generator, spec, files, entries, time.perf_counter() - started)
             (staging / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
             _publish(staging, final)
         except BaseException:

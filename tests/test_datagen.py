@@ -373,7 +373,7 @@ def test_bad_input_from_the_command_line(tmp_path):
         DatasetSpec(k=0),
         DatasetSpec(null_pct=100),
         DatasetSpec(null_pct=float("nan")),
-        DatasetSpec(table="join"),
+        DatasetSpec(table="nope"),
         DatasetSpec(partition_by="v1"),
         DatasetSpec(rows_per_file=0),
         DatasetSpec(rows=1e4),  # type: ignore[arg-type]
@@ -431,8 +431,8 @@ def test_labels_and_sorting_helpers():
 
 
 def test_tables_registry():
-    assert list(TABLES) == ["groupby"]
-    assert TABLES["groupby"].name == "groupby"
+    assert list(TABLES) == ["groupby", "join", "window", "ml", "blobs"]
+    assert all(TABLES[name].name == name for name in TABLES)
 
 
 PEAK_SCRIPT = textwrap.dedent(
