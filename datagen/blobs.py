@@ -76,7 +76,7 @@ class BlobsTable(RowsTable):
         label = draw.integers(0, CENTRES, chunk.rows, dtype=np.int32)
         features = draw.standard_normal((FEATURES, chunk.rows))
         features *= SIGMA
-        features += clusters(spec.seed).centres.T[:, label]
+        features += clusters(spec.seed).centres.T.take(label, axis=1)
         return pa.Table.from_arrays([*feature_arrays(features), arrow_array(label)], schema=SCHEMA)
 
     def metadata(self, spec: DatasetSpec) -> dict[str, Any]:

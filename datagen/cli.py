@@ -58,16 +58,20 @@ def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rows", type=_rows, default=DEFAULTS.rows, help="row count: 1e7, 10000 or tiny"
     )
-    parser.add_argument("--k", type=_whole_number, default=DEFAULTS.k, help="number of groups (K)")
+    parser.add_argument(
+        "--k", type=_whole_number, default=DEFAULTS.k, help="number of groups (K; groupby only)"
+    )
     parser.add_argument(
         "--null-pct",
         type=_number(float),
         default=DEFAULTS.null_pct,
-        help="percent of id values and of value rows that are null",
+        help="percent of id values and of value rows that are null (groupby; window: x)",
     )
-    parser.add_argument("--sorted", action="store_true", help="sort rows by id1 .. id6")
+    parser.add_argument("--sorted", action="store_true", help="sort rows by id1 .. id6 (groupby)")
     parser.add_argument("--seed", type=_number(int), default=DEFAULTS.seed)
-    parser.add_argument("--partition-by", metavar="COLUMN", help="hive-partition by a column")
+    parser.add_argument(
+        "--partition-by", metavar="COLUMN", help="hive-partition by a column (groupby)"
+    )
     parser.add_argument(
         "--rows-per-file",
         type=_whole_number,

@@ -25,8 +25,9 @@ uniform over a side's n keys; db-benchmark's ``sample_all`` also forces every ke
 which uniform draws of N >= 1000 n rows do with overwhelming probability.
 
 Level sizes are ``max(MIN_KEYS, N // 10**k)``: 10 keys (and so 10 rows in small and medium,
-one key on each side only) for any N below 1e7, db-benchmark's sizes from 1e7 rows on. A
-table of fewer than 16 rows has one row per row group (the shared layout rule).
+one key on each side only) for any N below 1e7, db-benchmark's sizes from 1e7 rows on; N runs
+from 100 to 1.95e9 (1.1 N keys must fit int32). A table of fewer than 16 rows has one row per
+row group (the shared layout rule).
 
 Key values never come from a permutation held in memory. Positions 0 … 1.1 n - 1 of a level
 are split into shared ``[0, s)``, left-only ``[s, n)`` and right-only ``[n, n + o)``, and a
@@ -131,9 +132,10 @@ def level_keys(rows: int, level: int) -> int:
 
 
 @lru_cache(maxsize=4)
-def levels(rows: int, seed: int) -> tuple[KeyLevel, KeyLevel, KeyLevel]:
+def key_levels(rows: int, seed: int) -> tuple[KeyLevel, KeyLevel, KeyLevel]:
     """The three key levels of a dataset, cached per process (workers build theirs once)."""
-    return tuple(KeyLevel(level, level_keys(rows, level), seed) for level in (1, 2, 3))  # type: ignore[return-value]
+    one, two, three = (KeyLevel(level, level_keys(rows, level), seed) for level in (1, 2, 3))
+    return one, two, three
 
 
 def _strings(values: np.ndarray, labels: pa.StringArray, dictionary: bool) -> pa.Array:
@@ -168,7 +170,7 @@ def _unique(level: KeyLevel, side: int, span: Span, number: int) -> dict[str, pa
 def build_chunk(spec: DatasetSpec, span: Span) -> pa.Table:
     """The rows of ``span``, columns in db-benchmark's order: id1 … id6, then the value."""
     shape = SHAPES[span.table]
-    keys = levels(spec.rows, spec.seed)
+    keys = key_levels(spec.rows, spec.seed)
     draw = rng(spec.seed, CHUNK_STREAM, span.index)
     columns: dict[str, pa.Array] = {}
     for number in shape.levels:
@@ -208,7 +210,7 @@ class JoinTable:
             )
 
     def tables(self, spec: DatasetSpec) -> list[SubTable]:
-        one, two, _ = levels(spec.rows, spec.seed)
+        one, two, _ = key_levels(spec.rows, spec.seed)
         sizes = {"x": spec.rows, "small": one.keys, "medium": two.keys, "big": spec.rows}
         return [_subtable(name, sizes[name]) for name in SHAPES]
 
@@ -227,7 +229,7 @@ class JoinTable:
                 "one_side_only": level.only,
                 "key_range": [1, level.keys + level.only],
             }
-            for level in levels(spec.rows, spec.seed)
+            for level in key_levels(spec.rows, spec.seed)
         }
 
 

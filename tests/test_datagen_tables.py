@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from bakeoff.cli import main
-from datagen import Dataset, DatasetSpec, build_chunk, ensure_dataset, plan_files
+from datagen import TABLES, Dataset, DatasetSpec, build_chunk, ensure_dataset, plan_files
 from datagen.columns import id_strings
 from datagen.permutation import Permutation
 from datagen.table import row_group_rows
@@ -235,8 +235,6 @@ def test_declared_encodings():
     join = plan_files(DatasetSpec(table="join"))  # a valid spec
     assert {file.table for file in join} == {"x", "small", "medium", "big"}
     spec = DatasetSpec(table="join")
-    from datagen import TABLES
-
     encodings = {table.name: dict(table.encodings) for table in TABLES["join"].tables(spec)}
     assert encodings["x"] == {
         **dict.fromkeys(("id1", "id4"), "dictionary"),
