@@ -20,10 +20,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from bakeoff import paths, reference
+from bakeoff import paths
 from bakeoff.engines import ENGINE_NAMES, engine_class
 from bakeoff.errors import InputError
 from bakeoff.redact import redact_text
+from bakeoff.reference import reference_answer
 from bakeoff.report.asvlog import LOG_NAME
 from bakeoff.suite import (
     DEFAULT_SCALES,
@@ -136,11 +137,6 @@ def derived_config(repo: Path, choices: list[EngineChoice], work_dir: Path) -> P
     return path
 
 
-# The stored reference answer of a workload on a dataset, computed once. (Named
-# reference_digest before the reference module kept whole results; either name works.)
-compute_reference = getattr(reference, "reference_answer", None) or reference.reference_digest
-
-
 def prepare_data(scales: list[int], workloads: list[Workload]) -> None:
     """Every dataset the suite reads, and the reference answer of every workload on it."""
     for rows in scales:
@@ -148,7 +144,7 @@ def prepare_data(scales: list[int], workloads: list[Workload]) -> None:
             dataset = ensure_dataset(DatasetSpec(table=table, rows=rows), paths.data_dir())
             for workload in workloads:
                 if workload.table == table:
-                    compute_reference(dataset, workload)
+                    reference_answer(dataset, workload)
             print(f"dataset ready: {dataset.path}", flush=True)
 
 

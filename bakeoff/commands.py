@@ -39,7 +39,7 @@ def describe(record: RunRecord) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bakeoff.reference import reference_digest
+    from bakeoff.reference import reference_answer
     from bakeoff.supervisor import run_supervised
     from datagen import ensure_dataset
     from datagen.cli import spec_from_args
@@ -60,7 +60,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     create_engine(args.engine, options)  # checks the options before any data is made
     dataset = ensure_dataset(spec_from_args(args), args.data_dir)
     for workload in workloads:  # computed here, once, so no timed run waits for pandas
-        reference_digest(dataset, workload)
+        reference_answer(dataset, workload)
     memory = (
         int(args.memory_limit * 2**30) if args.memory_limit is not None else default_memory_limit()
     )

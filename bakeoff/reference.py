@@ -1,36 +1,53 @@
 """Reference answers: each workload answered independently with pandas, stored beside the data.
 
 pandas is none of the engines under test, so agreement with it is evidence rather than
-consensus. A reference is computed once per (dataset, workload), under a lock, and written
-atomically to ``<data_dir>/_reference/<dataset>/<workload>.json``; it records the dataset's
-checksum so a regenerated dataset never meets a stale answer. Above ``REFERENCE_MAX_ROWS``
-pandas would need more memory than the engines under test, so none is computed.
+consensus. A reference is computed once per (dataset, workload), under a lock, and the result
+itself is written atomically to ``<data_dir>/_reference/<dataset>/<workload>.parquet``, with
+the dataset's checksum and the result's digest in the file's metadata, so that every engine's
+result can be compared with it value by value and a regenerated dataset never meets a stale
+answer. Above ``REFERENCE_MAX_ROWS`` input rows pandas would need more memory than the engines
+under test, so none is computed.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as pds
+import pyarrow.parquet as pq
 from filelock import FileLock
 
-from bakeoff.validation import Digest, digest_table
+from bakeoff.validation import Digest, digest_table, normalize
 from datagen.dataset import Dataset
 from workloads.spec import Workload
 
 REFERENCE_MAX_ROWS = 10_000_000
+METADATA_KEY = b"bakeoff.reference"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A stored reference result: where it is, and its digest (read without the rows)."""
+
+    path: Path
+    digest: Digest
+    computed_with: str
+
+    def table(self) -> pa.Table:
+        return pq.read_table(self.path)
 
 
 def reference_path(dataset: Dataset, workload: Workload) -> Path:
-    return dataset.path.parent / "_reference" / dataset.name / f"{workload.name}.json"
+    return dataset.path.parent / "_reference" / dataset.name / f"{workload.name}.parquet"
 
 
-def compute_reference(dataset: Dataset, workload: Workload) -> Digest:
-    """Answer the workload with pandas over the dataset's Parquet files."""
+def compute_reference(dataset: Dataset, workload: Workload) -> pa.Table:
+    """Answer the workload with pandas over the dataset's Parquet files, sorted by its keys."""
     source = pds.dataset(
         dataset.path, format="parquet", partitioning="hive" if dataset.partition_by else None
     )
@@ -38,30 +55,40 @@ def compute_reference(dataset: Dataset, workload: Workload) -> Digest:
         types_mapper=pd.ArrowDtype
     )
     answer = workload.reference(frame)
-    return digest_table(pa.Table.from_pandas(answer, preserve_index=False), workload)
+    return normalize(pa.Table.from_pandas(answer, preserve_index=False), workload)
 
 
-def reference_digest(dataset: Dataset, workload: Workload) -> Digest | None:
+def _stored(path: Path, checksum: str) -> Reference | None:
+    """The reference at ``path`` if it is one for the dataset of ``checksum``."""
+    try:
+        meta = json.loads(pq.read_schema(path).metadata[METADATA_KEY])
+    except (OSError, KeyError, TypeError, ValueError, pa.ArrowInvalid):
+        return None
+    if meta.get("dataset_checksum") != checksum:
+        return None
+    return Reference(path, Digest.from_dict(meta["digest"]), meta["computed_with"])
+
+
+def reference_answer(dataset: Dataset, workload: Workload) -> Reference | None:
     """The stored reference, computed first if needed; ``None`` above the pandas limit."""
     if dataset.rows > REFERENCE_MAX_ROWS:
         return None
     path = reference_path(dataset, workload)
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path) + ".lock"):
-        if path.exists():
-            stored = json.loads(path.read_text())
-            if stored.get("dataset_checksum") == dataset.checksum:
-                return Digest.from_dict(stored["digest"])
-        digest = compute_reference(dataset, workload)
+        if (found := _stored(path, dataset.checksum)) is not None:
+            return found
+        table = compute_reference(dataset, workload)
+        meta = {
+            "dataset_checksum": dataset.checksum,
+            "workload": workload.name,
+            "computed_with": f"pandas {pd.__version__}",
+            "digest": digest_table(table, workload).to_dict(),
+        }
+        table = table.replace_schema_metadata({METADATA_KEY: json.dumps(meta)})
         partial = path.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_text(
-            json.dumps(
-                {
-                    "dataset_checksum": dataset.checksum,
-                    "computed_with": f"pandas {pd.__version__}",
-                    "digest": digest.to_dict(),
-                }
-            )
-        )
+        pq.write_table(table, partial)
         os.replace(partial, path)
-        return digest
+        found = _stored(path, dataset.checksum)
+        assert found is not None
+        return found

@@ -2,7 +2,8 @@
 
 This is the single path every measurement takes: the ``bakeoff run`` worker and the asv
 benchmarks both call :func:`run_workload`. The timed region is exactly "Parquet on disk to the
-full result materialized inside the engine"; the digest and the check come after, untimed.
+full result computed by the engine", ended by the engine's cheapest complete sink; reading the
+result back, the comparison with the reference and releasing the result come after, untimed.
 A run that exceeds its time or memory limit is ended from a watchdog thread, after its record
 (``timeout`` / ``out_of_memory``) has been emitted, because an engine stuck in native code
 cannot be interrupted politely.
@@ -26,12 +27,15 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import pyarrow as pa
 
 import bakeoff
 from bakeoff.engines.base import Engine
 from bakeoff.probe import TreeMemoryProbe
+from bakeoff.redact import redact
+from bakeoff.reference import Reference
 from bakeoff.units import format_bytes
-from bakeoff.validation import Digest, compare, digest_table
+from bakeoff.validation import FULL_COMPARE_MAX_ROWS, compare, digest_table
 from datagen.dataset import Dataset
 from workloads import Unsupported, implementation
 from workloads.spec import Workload
@@ -75,6 +79,8 @@ class RunRecord:
     detail: str = ""
     wall_s: float | None = None
     peak_bytes: int | None = None
+    memory_method: str = ""  # how peak_bytes was measured (see bakeoff.probe)
+    session_runs: int = 0  # runs this engine session made before this one; 0 = a cold session
     digest: dict[str, Any] | None = None
     validated: bool = False
     dataset: dict[str, Any] = field(default_factory=dict)
@@ -83,7 +89,8 @@ class RunRecord:
     started_at: str = ""
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), default=str)
+        """One JSON line, with secrets (passwords in addresses, credentials) masked."""
+        return json.dumps(redact(asdict(self)), default=str)
 
     @classmethod
     def from_json(cls, line: str) -> RunRecord:
@@ -128,9 +135,23 @@ def provenance() -> dict[str, Any]:
         "cores": psutil.cpu_count(logical=True),
         "memory_bytes": psutil.virtual_memory().total,
         "python": platform.python_version(),
+        "java": java_version(),
         "platform": platform.platform(),
+        "asv_env_name": os.environ.get("ASV_ENV_NAME"),  # set when asv ran it
         "pid": os.getpid(),  # which worker process ran it
     }
+
+
+def java_version() -> str | None:
+    """The first line of ``java -version`` (Spark's runtime), or None without a Java."""
+    home = os.environ.get("JAVA_HOME")
+    java = str(Path(home) / "bin" / "java") if home else "java"
+    try:
+        banner = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    lines = banner.stderr.strip().splitlines()
+    return lines[0] if lines else None
 
 
 def dataset_info(dataset: Dataset) -> dict[str, Any]:
@@ -139,6 +160,7 @@ def dataset_info(dataset: Dataset) -> dict[str, Any]:
         "path": str(dataset.path),
         "checksum": dataset.checksum,
         "bytes": dataset.size_bytes,
+        "format": dataset.manifest.get("format", {}),  # layout and encodings, for the report
     }
 
 
@@ -151,7 +173,7 @@ def new_record(
     **fields: Any,
 ) -> RunRecord:
     try:
-        settings = engine.settings()
+        settings = {**engine.settings(), **fields.pop("resolved", {})}
     except Exception:  # the engine never started: no settings to report
         settings = {}
     return RunRecord(
@@ -210,8 +232,15 @@ class _Watchdog:
             self._timer.start()
 
     def disarm(self) -> None:
+        """Stop watching; if the watchdog already fired, wait here for it to end the process.
+
+        The run and the watchdog race to report: whoever takes ``_fired`` first reports, so a
+        run that finished just as its limit passed is never recorded twice.
+        """
         if self._timer is not None:
             self._timer.cancel()
+        if not self._fired.acquire(blocking=False):
+            threading.Event().wait()  # the watchdog is emitting its record and exiting
 
 
 def run_workload(
@@ -219,7 +248,7 @@ def run_workload(
     workload: Workload,
     dataset: Dataset,
     *,
-    reference: Digest | None,
+    reference: Reference | None,
     limits: Limits = Limits(),
     emit: Callable[[RunRecord], None] = lambda record: None,
 ) -> RunRecord:
@@ -245,49 +274,66 @@ def run_workload(
             f"process tree reached {format_bytes(rss)}, over the {format_bytes(limit)} limit",
         ),
     )
-    materialized = None
+    session_runs = engine.runs
     try:
         engine.prepare(dataset)
+        engine.before_run()
         watchdog.arm(limits.timeout_s)
         with probe:
             started = time.perf_counter()
-            materialized = engine.materialize(query(engine, dataset))
+            materialized = engine.run(query, dataset)
             wall_s = time.perf_counter() - started
         watchdog.disarm()
     except Exception as error:  # every engine failure becomes a record, never a crash
         watchdog.disarm()
         status = Status.OUT_OF_MEMORY if engine.is_out_of_memory(error) else Status.ERROR
-        return finish(status, first_line(error))
+        return finish(status, first_line(error), session_runs=session_runs)
 
     memory = probe.report
     measured = {
         "wall_s": wall_s,
         "peak_bytes": memory.peak_bytes,
+        "memory_method": memory.method,
         "memory_timeline": _thin(memory.timeline),
+        "session_runs": session_runs,
     }
     try:
-        digest = digest_table(engine.to_arrow(materialized), workload)
+        resolved = engine.resolved(materialized)
+        result = engine.to_arrow(materialized)
     except Exception as error:
         return finish(
             Status.ERROR, f"reading the result back failed: {first_line(error)}", **measured
         )
     finally:
         engine.release(materialized)
+    digest = digest_table(result, workload).to_dict()
     if reference is None:
         return finish(
             Status.OK,
             "not validated: no reference answer at this scale",
-            digest=digest.to_dict(),
+            digest=digest,
+            resolved=resolved,
             **measured,
         )
-    problem = compare(digest, reference, rel_tol=workload.rel_tol, sum_columns=workload.sum_columns)
+    expected = (
+        reference.table() if reference.digest.rows <= FULL_COMPARE_MAX_ROWS else reference.digest
+    )
+    problem = compare(result, expected, workload)
     if problem:  # a wrong answer keeps its digest for diagnosis, but never a timing
-        return finish(Status.WRONG_ANSWER, problem, digest=digest.to_dict())
+        return finish(
+            Status.WRONG_ANSWER,
+            problem,
+            digest=digest,
+            resolved=resolved,
+            session_runs=session_runs,
+        )
+    how = "value by value" if isinstance(expected, pa.Table) else "by keyed checksums"
     return finish(
         Status.OK,
-        "matches the pandas reference",
-        digest=digest.to_dict(),
+        f"matches the {reference.computed_with} reference {how}",
+        digest=digest,
         validated=True,
+        resolved=resolved,
         **measured,
     )
 

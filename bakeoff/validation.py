@@ -1,8 +1,16 @@
-"""Digests of results, and the checks that make a wrong answer a failure instead of a timing.
+"""The checks that make a wrong answer a failure instead of a timing.
 
-A digest is small enough to store and compare: the row count, the column names, the sum of
-each numeric column and, when the result has at most ``FULL_RESULT_MAX_ROWS`` rows, the whole
-result sorted by its keys. Engines may order rows and columns as they like; values must agree.
+An engine's result is compared with the reference result itself (computed independently, see
+:mod:`bakeoff.reference`): both are normalized, sorted by the workload's keys (then by every
+other column, so ties sort alike) and compared column by column, value by value, within the
+workload's tolerance. Sums and counts alone would let a value attached to the wrong key pass.
+
+Results larger than ``FULL_COMPARE_MAX_ROWS`` are compared by their :class:`Digest` instead:
+row count, column sums and *keyed checksums*, the sum over rows of each value times a weight
+drawn from a hash of the row's key. A keyed checksum cannot cancel out: moving a value to
+another key changes its weight, and so the checksum, unless two keys' weights happen to agree
+to the tolerance (a chance of about 1e-9 per value). Every record carries the digest, so runs
+without a reference can still be compared with each other.
 
 Two representation differences are not wrong answers. A float NaN in a result means "no
 value" (pandas-based engines cannot say NULL), so it is read as NULL. And a sum over only NULL
@@ -18,20 +26,28 @@ from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from workloads.spec import Workload
 
-FULL_RESULT_MAX_ROWS = 10_000
+# Up to this many result rows the whole result is compared value by value.
+FULL_COMPARE_MAX_ROWS = 10_000_000
+# The absolute floor of every float comparison: values this close to zero are equal.
+ABS_TOL = 1e-12
+
+_MASK64 = (1 << 64) - 1
 
 
 @dataclass(frozen=True)
 class Digest:
+    """A small, storable fingerprint of a result; enough to compare results of any size."""
+
     rows: int
     columns: list[str]
     sums: dict[str, float | int | None]
-    sorted_rows: list[list[Any]] | None
+    keyed: dict[str, list[float]]  # column -> [sum of value x key weight, sum of |that|]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -41,89 +57,213 @@ class Digest:
         return cls(**data)
 
 
+# -- normalizing -----------------------------------------------------------------------------
 def _plain(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Dictionary and view types as their plain value type, so every engine compares alike."""
+    """Dictionary and view types as their plain value type, NaN as NULL, one chunk."""
     kind = column.type
     if pa.types.is_dictionary(kind):
         return _plain(column.cast(kind.value_type))
     if pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
-        return column.cast(pa.string())
+        return _plain(column.cast(pa.string()))
+    if pa.types.is_decimal(kind):
+        return _plain(column.cast(pa.float64()))
+    if pa.types.is_timestamp(kind) and kind.unit != "us":  # pandas' ns, Spark's us, ...
+        return _plain(column.cast(pa.timestamp("us", kind.tz)))
     if pa.types.is_floating(kind):
-        return pc.if_else(pc.is_nan(column), pa.scalar(None, kind), column)
-    return column
+        column = pc.if_else(pc.is_nan(column), pa.scalar(None, kind), column)
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
 
 
-def _sort_key(row: list[Any]) -> tuple:
-    return tuple((value is None, value) for value in row)
+def _is_numeric(kind: pa.DataType) -> bool:
+    return pa.types.is_integer(kind) or pa.types.is_floating(kind)
 
 
-def digest_table(table: pa.Table, workload: Workload) -> Digest:
-    """Digest an engine's result; columns are taken in the workload's order when present."""
+def normalize(table: pa.Table, workload: Workload) -> pa.Table:
+    """The result in the workload's column order, plain types, sorted by its keys.
+
+    Rows are sorted by the keys first and then by every other column, so two correct results
+    line up row for row even where the keys do not identify a row on their own.
+    """
     names = (
         list(workload.columns)
         if set(table.column_names) == set(workload.columns)
         else table.column_names
     )
-    columns = {name: _plain(table.column(name)) for name in names}
+    plain = pa.table({name: _plain(table.column(name)) for name in names})
+    keys = [key for key in workload.keys if key in names]
+    order = keys + [name for name in names if name not in keys]
+    if not order or plain.num_rows == 0:
+        return plain
+    indices = pc.sort_indices(plain, sort_keys=[(name, "ascending", "at_end") for name in order])
+    return plain.take(indices)
+
+
+# -- keyed checksums ---------------------------------------------------------------------------
+def _mix(values: np.ndarray) -> np.ndarray:
+    """splitmix64's finalizer: a bijective scramble of uint64 values (wrapping arithmetic)."""
+    z = values.astype(np.uint64, copy=True)
+    with np.errstate(over="ignore"):
+        z += np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def _string_hashes(column: pa.Array) -> np.ndarray:
+    """A hash of each string's bytes, vectorized: position-weighted bytes, summed per string."""
+    column = pc.fill_null(column, "")
+    offsets = np.frombuffer(column.buffers()[1], dtype=np.int32)[
+        column.offset : column.offset + len(column) + 1
+    ]
+    data = np.frombuffer(column.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    lengths = np.diff(offsets)
+    position = np.arange(len(data), dtype=np.int64) - np.repeat(offsets[:-1] - offsets[0], lengths)
+    with np.errstate(over="ignore"):
+        parts = (data.astype(np.uint64) + np.uint64(1)) * _mix(position.astype(np.uint64))
+    sums = np.zeros(len(column), dtype=np.uint64)
+    nonempty = lengths > 0
+    if len(data):
+        sums[nonempty] = np.add.reduceat(parts, (offsets[:-1] - offsets[0])[nonempty])
+    return _mix(sums ^ lengths.astype(np.uint64))
+
+
+def _column_hashes(column: pa.Array) -> np.ndarray:
+    if pa.types.is_string(column.type):
+        hashes = _string_hashes(column)
+    elif pa.types.is_floating(column.type):
+        hashes = _mix(pc.fill_null(column, 0.0).to_numpy(zero_copy_only=False).view(np.uint64))
+    elif pa.types.is_temporal(column.type) or pa.types.is_boolean(column.type):
+        return _column_hashes(column.cast(pa.int64()))
+    else:
+        hashes = _mix(pc.fill_null(column.cast(pa.int64()), 0).to_numpy().view(np.uint64))
+    nulls = column.is_null().to_numpy(zero_copy_only=False)
+    hashes[nulls] = np.uint64(0x5BD1E995)  # NULL is one key value of its own
+    return hashes
+
+
+def key_weights(table: pa.Table, keys: list[str]) -> np.ndarray:
+    """A weight in [1, 2) per row, drawn from a hash of the row's key values."""
+    combined = np.full(table.num_rows, 0x2545F4914F6CDD1D, dtype=np.uint64)
+    for key in keys:
+        with np.errstate(over="ignore"):
+            hashes = _column_hashes(table.column(key).combine_chunks())
+            combined = _mix(combined * np.uint64(31) + hashes)
+    return 1.0 + (combined >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
+def digest_table(table: pa.Table, workload: Workload) -> Digest:
+    """Digest a result (an engine's or the reference's) for storing and comparing."""
+    table = normalize(table, workload)
+    keys = [key for key in workload.keys if key in table.column_names]
+    weights = key_weights(table, keys) if keys else np.ones(table.num_rows)
     sums: dict[str, float | int | None] = {}
-    for name, column in columns.items():
-        if (
-            pa.types.is_integer(column.type)
-            or pa.types.is_floating(column.type)
-            or pa.types.is_decimal(column.type)
-        ):
-            total = pc.sum(column).as_py()
-            sums[name] = float(total) if pa.types.is_decimal(column.type) else total
-    sorted_rows = None
-    if table.num_rows <= FULL_RESULT_MAX_ROWS:
-        rows = (
-            [list(row) for row in zip(*(col.to_pylist() for col in columns.values()), strict=True)]
-            if columns
-            else []
-        )
-        key_positions = [names.index(key) for key in workload.keys if key in names]
-        sorted_rows = sorted(rows, key=lambda row: _sort_key([row[i] for i in key_positions]))
-    return Digest(rows=table.num_rows, columns=names, sums=sums, sorted_rows=sorted_rows)
+    keyed: dict[str, list[float]] = {}
+    for name in table.column_names:
+        column = table.column(name)
+        if not _is_numeric(column.type):
+            continue
+        sums[name] = pc.sum(column).as_py()
+        if name in keys:
+            continue
+        values = pc.fill_null(column.cast(pa.float64()), 0.0).to_numpy(zero_copy_only=False)
+        weighted = values * weights
+        keyed[name] = [float(weighted.sum()), float(np.abs(weighted).sum())]
+    return Digest(rows=table.num_rows, columns=table.column_names, sums=sums, keyed=keyed)
 
 
+# -- comparing ---------------------------------------------------------------------------------
 def _close(actual: Any, expected: Any, rel_tol: float) -> bool:
     if actual is None or expected is None:
         return actual is None and expected is None
     if isinstance(expected, str) or isinstance(actual, str):
         return actual == expected
-    if isinstance(expected, float) and math.isnan(expected):
-        return isinstance(actual, float) and math.isnan(actual)
-    return math.isclose(actual, expected, rel_tol=rel_tol, abs_tol=1e-12)
+    return math.isclose(actual, expected, rel_tol=rel_tol, abs_tol=ABS_TOL)
 
 
-def compare(
+def _empty_sum(name: str, got: Any, want: Any, sum_columns: Collection[str]) -> bool:
+    return want is None and got == 0 and name in sum_columns
+
+
+def compare_digests(
     actual: Digest, expected: Digest, *, rel_tol: float, sum_columns: Collection[str] = ()
 ) -> str | None:
-    """``None`` when the answer is right, else a one-line description of the first failed check.
-
-    In ``sum_columns`` an engine's 0 matches a reference NULL (the sum over only NULLs).
-    """
+    """``None`` when the digests agree, else a one-line description of the first difference."""
     if sorted(actual.columns) != sorted(expected.columns):
         return f"columns {actual.columns} differ from the expected {expected.columns}"
     if actual.rows != expected.rows:
         return f"{actual.rows} rows, expected {expected.rows}"
-
-    def agrees(name: str, got: Any, want: Any) -> bool:
-        empty_sum = want is None and got == 0 and name in sum_columns
-        return empty_sum or _close(got, want, rel_tol)
-
     for name, want in expected.sums.items():
         got = actual.sums.get(name)
-        if not agrees(name, got, want):
+        if not (_empty_sum(name, got, want, sum_columns) or _close(got, want, rel_tol)):
             return f"sum of {name} is {got!r}, expected {want!r} (relative tolerance {rel_tol:g})"
-    if actual.sorted_rows is not None and expected.sorted_rows is not None:
-        for position, (got_row, want_row) in enumerate(
-            zip(actual.sorted_rows, expected.sorted_rows, strict=True)
-        ):
-            for name, got, want in zip(expected.columns, got_row, want_row, strict=True):
-                if not agrees(name, got, want):
-                    return (
-                        f"row {position} (sorted by key) column {name} is {got!r}, "
-                        f"expected {want!r}"
-                    )
+    for name, (want, scale) in expected.keyed.items():
+        got = actual.keyed.get(name, [math.nan])[0]
+        # Relative to the sum of magnitudes, so a checksum near zero is not held to 1e-9 of 0.
+        if not abs(got - want) <= rel_tol * max(scale, 1.0) + ABS_TOL:
+            return (
+                f"keyed checksum of {name} is {got!r}, expected {want!r}: values are attached "
+                f"to the wrong keys"
+            )
     return None
+
+
+def _mismatches(got: pa.Array, want: pa.Array, rel_tol: float, empty_sum_ok: bool) -> np.ndarray:
+    """A boolean mask of the rows where ``got`` and ``want`` disagree."""
+    got_null = got.is_null().to_numpy(zero_copy_only=False)
+    want_null = want.is_null().to_numpy(zero_copy_only=False)
+    if _is_numeric(got.type) and _is_numeric(want.type):
+        a = pc.fill_null(got.cast(pa.float64()), 0.0).to_numpy(zero_copy_only=False)
+        b = pc.fill_null(want.cast(pa.float64()), 0.0).to_numpy(zero_copy_only=False)
+        if pa.types.is_integer(got.type) and pa.types.is_integer(want.type):
+            filled = [pc.fill_null(c.cast(pa.int64()), 0).to_numpy() for c in (got, want)]
+            equal = filled[0] == filled[1]
+        else:
+            equal = np.isclose(a, b, rtol=rel_tol, atol=ABS_TOL)
+    else:
+        if got.type != want.type:
+            got, want = got.cast(pa.string()), want.cast(pa.string())
+        equal = pc.fill_null(pc.equal(got, want), False).to_numpy(zero_copy_only=False)
+        a = None
+    ok = (got_null & want_null) | (~got_null & ~want_null & equal)
+    if empty_sum_ok and a is not None:
+        ok |= want_null & ~got_null & (a == 0)
+    return ~ok
+
+
+def compare_tables(actual: pa.Table, expected: pa.Table, workload: Workload) -> str | None:
+    """``None`` when two results agree value by value, else where they first differ."""
+    got, want = normalize(actual, workload), normalize(expected, workload)
+    if sorted(got.column_names) != sorted(want.column_names):
+        return f"columns {got.column_names} differ from the expected {want.column_names}"
+    if got.num_rows != want.num_rows:
+        return f"{got.num_rows} rows, expected {want.num_rows}"
+    for name in want.column_names:
+        bad = _mismatches(
+            got.column(name).combine_chunks(),
+            want.column(name).combine_chunks(),
+            workload.rel_tol,
+            name in workload.sum_columns,
+        )
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            key = {k: want.column(k)[row].as_py() for k in workload.keys if k in want.column_names}
+            return (
+                f"{int(bad.sum())} of {want.num_rows} values of {name} differ; the first, at key "
+                f"{key} (row {row} sorted by key), is {got.column(name)[row].as_py()!r}, "
+                f"expected {want.column(name)[row].as_py()!r}"
+            )
+    return None
+
+
+def compare(actual: pa.Table, expected: pa.Table | Digest, workload: Workload) -> str | None:
+    """Compare an engine's result with the reference: value by value when the reference result
+    is at hand and at most ``FULL_COMPARE_MAX_ROWS`` rows, else by digests."""
+    if isinstance(expected, pa.Table) and expected.num_rows <= FULL_COMPARE_MAX_ROWS:
+        return compare_tables(actual, expected, workload)
+    want = expected if isinstance(expected, Digest) else digest_table(expected, workload)
+    return compare_digests(
+        digest_table(actual, workload),
+        want,
+        rel_tol=workload.rel_tol,
+        sum_columns=workload.sum_columns,
+    )

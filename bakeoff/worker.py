@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from bakeoff.engines import EngineOptions, create_engine
-from bakeoff.reference import reference_digest
+from bakeoff.reference import reference_answer
 from bakeoff.runner import Limits, RunRecord, Status, first_line, new_record, run_workload
 from datagen.dataset import Dataset
 from workloads import get_workload
@@ -53,7 +53,7 @@ def main() -> int:
                 dataset,
                 limits=limits,
                 emit=emit,
-                reference=reference_digest(dataset, workload),
+                reference=reference_answer(dataset, workload),
             )
     finally:
         engine.stop()

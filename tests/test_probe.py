@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from bakeoff.probe import TreeMemoryProbe
+from bakeoff.probe import EXACT, TreeMemoryProbe
 
 MIB = 2**20
 
@@ -46,3 +46,22 @@ def test_probe_flags_a_limit_once():
         time.sleep(0.1)
     assert probe.exceeded
     assert len(hits) == 1
+
+
+def test_a_short_peak_of_this_process_is_exact():
+    """500 MB held for 5 ms, between two samples a second apart: the high-water mark sees it."""
+    size = 500 * MIB
+    with TreeMemoryProbe(interval_s=1.0) as probe:
+        block = bytearray(b"\x01") * size
+        time.sleep(0.005)
+        del block
+    report = probe.report
+    assert report.method == EXACT
+    assert report.samples <= 3  # the start, the end, at most one in between
+    assert abs(report.peak_bytes - size) <= 0.05 * size, report.peak_bytes / MIB
+
+
+def test_children_are_sampled_and_said_so():
+    with TreeMemoryProbe(interval_s=0.01) as probe:
+        subprocess.run([sys.executable, "-c", "import time; time.sleep(0.3)"], check=True)
+    assert probe.report.method.startswith("this process exact (VmHWM) + child processes sampled")

@@ -1,8 +1,10 @@
 """The engine adapter contract: one session per engine, started with documented settings.
 
 An adapter knows how to start and stop its engine on this machine, how to read a dataset
-natively, how to force a result to be fully computed inside the engine (the timed part), and
-how to hand that result over as Arrow for validation (untimed).
+natively, how to force a result to be fully computed by the engine with the cheapest sink that
+computes every row and column (the timed part), and how to hand that result over as Arrow for
+validation and release it (untimed). Between two timed runs nothing computed by the first may
+be reused by the second: no result, no metadata, no task keys (:meth:`Engine.before_run`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import importlib
 import importlib.metadata
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -93,6 +95,7 @@ class Engine(ABC):
     ) -> None:
         self.resources = resources or Resources.detect()
         self.options = options or EngineOptions.from_environment(self.name)
+        self.runs = 0  # timed runs made in this session
         self._check_options()
 
     def _check_options(self) -> None:
@@ -163,16 +166,29 @@ class Engine(ABC):
     def scan(self, dataset: Dataset) -> Any:
         """The dataset as the engine's own (lazy where it can be) table, read from Parquet."""
 
+    def before_run(self) -> None:  # noqa: B027 - optional hook
+        """Drop what an earlier run left that a user's first query would not find. Not timed."""
+
+    def run(self, query: Callable[[Engine, Dataset], Any], dataset: Dataset) -> Any:
+        """The timed work: build the query from the Parquet files and compute its result."""
+        self.runs += 1
+        return self.materialize(query(self, dataset))
+
     @abstractmethod
     def materialize(self, result: Any) -> Any:
-        """Force ``result`` to be fully computed and held inside the engine. Timed."""
+        """Compute every row and column of ``result`` with the engine's cheapest complete sink
+        (the one its own benchmarks use); return what :meth:`to_arrow` reads back. Timed."""
 
     @abstractmethod
     def to_arrow(self, materialized: Any) -> pa.Table:
         """The materialized result as Arrow, for validation. Not timed."""
 
+    def resolved(self, materialized: Any) -> dict[str, Any]:
+        """Settings the engine chose for this run (``auto`` values as resolved). Not timed."""
+        return {}
+
     def release(self, materialized: Any) -> None:  # noqa: B027 - optional hook
-        """Drop a materialized result that the engine keeps (a cache, a table)."""
+        """Drop a materialized result that the engine keeps (a table, persisted futures)."""
 
     def is_out_of_memory(self, error: BaseException) -> bool:
         """Whether ``error`` means the engine ran out of memory rather than failed otherwise."""

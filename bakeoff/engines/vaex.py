@@ -1,9 +1,14 @@
-"""Vaex: memory-mapped, lazily evaluated columns over the Parquet files.
+"""Vaex: lazily evaluated columns over the Parquet dataset directory.
 
-Vaex computes with a thread pool sized by ``VAEX_NUM_THREADS`` (= cores here, set before
-import) and streams columns chunk by chunk, so it takes no memory limit. Its ``groupby`` is
-eager: the aggregation is computed when it is called, and the result is an in-memory
-DataFrame, which is what materializing means for Vaex.
+Vaex memory-maps only HDF5 and Arrow IPC files. Parquet is decoded through pyarrow on every
+pass over the data, and a groupby makes at least two passes (the keys' set, then the
+aggregation), so Vaex reads the files more than once per question. Vaex computes with a
+thread pool sized by ``VAEX_NUM_THREADS`` (= cores here, set before import) over chunks of
+rows, and takes no memory limit. The dataset directory is opened as one Parquet dataset (a
+glob of files would become a concatenation that Vaex reads one file at a time), and Vaex's
+result cache (``vaex.cache``) is turned off explicitly, so no later sample reuses an earlier
+one's aggregation. ``groupby`` is eager: it computes the aggregation and returns an in-memory
+DataFrame, which is what computing a result means for Vaex.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ class VaexEngine(Engine):
         return {"VAEX_NUM_THREADS": str(self.resources.cores)}
 
     def _start(self) -> None:
-        pass
+        vaex.cache.off()
 
     def stop(self) -> None:
         pass
@@ -41,12 +46,12 @@ class VaexEngine(Engine):
             "chunk_size": main.chunk.size,
             "chunk_size_min": main.chunk.size_min,
             "chunk_size_max": main.chunk.size_max,
+            "cache": vaex.cache.is_on(),
         }
 
     def scan(self, dataset: Dataset) -> Any:
-        if dataset.partition_by:
-            return vaex.open(str(dataset.path), partitioning="hive")
-        return vaex.open(dataset.glob)
+        partitioning = "hive" if dataset.partition_by else None
+        return vaex.open(str(dataset.path), partitioning=partitioning)
 
     def materialize(self, result: Any) -> Any:
         return result  # groupby results are computed eagerly and held in memory
