@@ -46,15 +46,24 @@ def reference_path(dataset: Dataset, workload: Workload) -> Path:
     return dataset.path.parent / "_reference" / dataset.name / f"{workload.name}.parquet"
 
 
+def read_frame(dataset: Dataset, table: str | None, columns: tuple[str, ...]) -> pd.DataFrame:
+    """One table of the dataset as a pandas DataFrame on Arrow types (every column if none)."""
+    source = pds.dataset(
+        dataset.table_path(table),
+        format="parquet",
+        partitioning="hive" if dataset.partition_by else None,
+    )
+    return source.to_table(columns=list(columns) or None).to_pandas(types_mapper=pd.ArrowDtype)
+
+
 def compute_reference(dataset: Dataset, workload: Workload) -> pa.Table:
     """Answer the workload with pandas over the dataset's Parquet files, sorted by its keys."""
-    source = pds.dataset(
-        dataset.path, format="parquet", partitioning="hive" if dataset.partition_by else None
-    )
-    frame = source.to_table(columns=list(workload.input_columns)).to_pandas(
-        types_mapper=pd.ArrowDtype
-    )
-    answer = workload.reference(frame)
+    if workload.reads:
+        answer = workload.reference(
+            {name: read_frame(dataset, name, ()) for name in workload.reads}
+        )
+    else:
+        answer = workload.reference(read_frame(dataset, None, workload.input_columns))
     return normalize(pa.Table.from_pandas(answer, preserve_index=False), workload)
 
 

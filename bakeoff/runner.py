@@ -319,6 +319,8 @@ def run_workload(
         reference.table() if reference.digest.rows <= FULL_COMPARE_MAX_ROWS else reference.digest
     )
     problem = compare(result, expected, workload)
+    if not problem and workload.check is not None:
+        problem = workload.check(result, dataset)
     if problem:  # a wrong answer keeps its digest for diagnosis, but never a timing
         return finish(
             Status.WRONG_ANSWER,

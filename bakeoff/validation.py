@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -48,6 +48,7 @@ class Digest:
     columns: list[str]
     sums: dict[str, float | int | None]
     keyed: dict[str, list[float]]  # column -> [sum of value x key weight, sum of |that|]
+    nulls: dict[str, int] = field(default_factory=dict)  # NULLs (and NaNs) per column
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -158,6 +159,7 @@ def digest_table(table: pa.Table, workload: Workload) -> Digest:
     weights = key_weights(table, keys) if keys else np.ones(table.num_rows)
     sums: dict[str, float | int | None] = {}
     keyed: dict[str, list[float]] = {}
+    nulls = {name: table.column(name).null_count for name in table.column_names}
     for name in table.column_names:
         column = table.column(name)
         if not _is_numeric(column.type):
@@ -168,7 +170,9 @@ def digest_table(table: pa.Table, workload: Workload) -> Digest:
         values = pc.fill_null(column.cast(pa.float64()), 0.0).to_numpy(zero_copy_only=False)
         weighted = values * weights
         keyed[name] = [float(weighted.sum()), float(np.abs(weighted).sum())]
-    return Digest(rows=table.num_rows, columns=table.column_names, sums=sums, keyed=keyed)
+    return Digest(
+        rows=table.num_rows, columns=table.column_names, sums=sums, keyed=keyed, nulls=nulls
+    )
 
 
 # -- comparing ---------------------------------------------------------------------------------
@@ -192,6 +196,10 @@ def compare_digests(
         return f"columns {actual.columns} differ from the expected {expected.columns}"
     if actual.rows != expected.rows:
         return f"{actual.rows} rows, expected {expected.rows}"
+    for name, want in expected.nulls.items():
+        got = actual.nulls.get(name)
+        if got != want and not (name in sum_columns and got is not None and got < want):
+            return f"{got} NULLs in {name}, expected {want}"
     for name, want in expected.sums.items():
         got = actual.sums.get(name)
         if not (_empty_sum(name, got, want, sum_columns) or _close(got, want, rel_tol)):

@@ -22,6 +22,7 @@ from bakeoff.suite import (  # noqa: E402
     suite_timeout,
     suite_workloads,
 )
+from workloads import FAMILIES  # noqa: E402
 
 
 class _WorkloadFamily:
@@ -50,11 +51,16 @@ class _WorkloadFamily:
     track_peak_tree_bytes.unit = "bytes"
 
 
-def _family(name):
-    return [w.name for w in suite_workloads() if w.family == name]
+def _family_benchmark(family: str, names: list[str]) -> type:
+    """One asv class per workload family (``GroupBy``, ``Join``, ...), its workloads x scales."""
+    title = {"groupby": "GroupBy", "ml": "ML"}.get(family, family.title())
+    doc = f"The {family} workloads."
+    return type(title, (_WorkloadFamily,), {"__doc__": doc, "params": (names, suite_scales())})
 
 
-class GroupBy(_WorkloadFamily):
-    """db-benchmark's groupby questions q1-q5 on the G1-compatible table."""
-
-    params = (_family("groupby"), suite_scales())
+# asv finds benchmarks as module attributes; a new family needs no code here.
+for _family in FAMILIES:
+    _names = [w.name for w in suite_workloads() if w.family == _family]
+    if _names:
+        _benchmark = _family_benchmark(_family, _names)
+        globals()[_benchmark.__name__] = _benchmark

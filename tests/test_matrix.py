@@ -6,12 +6,13 @@ import json
 
 from bakeoff.cli import main
 from bakeoff.engines import ENGINE_NAMES, engine_class
-from workloads import FAMILIES, Unsupported, all_workloads, implementation
+from workloads import FAMILIES, Unsupported, all_workloads, declared, implementation
 
 
 def test_every_cell_is_implemented_or_has_a_reason():
     for workload in all_workloads().values():
         for engine in ENGINE_NAMES:
+            assert declared(engine, workload), f"{engine} neither answers nor declines {workload}"
             cell = implementation(engine, workload)
             if isinstance(cell, Unsupported):
                 assert len(cell.reason) > 10, (engine, workload.name)
@@ -36,6 +37,11 @@ def test_workload_names_follow_family_convention():
     for name, workload in all_workloads().items():
         assert workload.family in FAMILIES
         assert name.startswith(f"{workload.family}_")
+
+
+def test_every_family_has_workloads():
+    for family in FAMILIES:
+        assert any(w.family == family for w in all_workloads().values()), family
 
 
 def test_workloads_command_prints_the_matrix(capsys):

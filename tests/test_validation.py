@@ -142,3 +142,9 @@ def test_an_injected_wrong_answer_is_caught(duckdb_engine, large, monkeypatch, f
     assert record.status == Status.WRONG_ANSWER, fault
     assert EXPECTED_DETAIL[fault] in record.detail, record.detail
     assert record.wall_s is None  # never a timing
+
+
+def test_null_counts_are_exact_in_digests():
+    extra_null = with_column(RIGHT, "v3", [1.5, None, 3.5, 4.5])
+    problem = compare_digests(digest_table(extra_null, Q3), digest_table(RIGHT, Q3), rel_tol=1e-9)
+    assert problem == "1 NULLs in v3, expected 0"

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
 # The canonical SQL reads the dataset as this table name.
 TABLE_ALIAS = "x"
@@ -24,16 +25,22 @@ class Workload:
     family: str  # "groupby", later "join", "window", "ml"
     table: str  # which generated table the question reads
     question: str  # one plain sentence for people
-    sql: str  # the canonical statement, over the table ``x``
+    sql: str  # the canonical statement, over ``x`` (or the dataset's own table names)
     columns: tuple[str, ...]  # the result's columns, in order
-    keys: tuple[str, ...]  # the columns that identify a result row
-    input_columns: tuple[str, ...]  # what the reference needs to read
-    reference: Callable[[pd.DataFrame], pd.DataFrame]  # the independent answer
+    keys: tuple[str, ...]  # the columns that identify a result row (ties: all columns)
+    input_columns: tuple[str, ...]  # what the reference reads; empty: every column
+    # The independent answer: given the input as a pandas DataFrame, or, when ``reads`` names
+    # tables of a dataset of several, a dict of one DataFrame per table.
+    reference: Callable[[Any], pd.DataFrame]
     rel_tol: float = 1e-9  # sums and floats within this relative tolerance
     # For aggregation questions: (result column, function) pairs, function one of
-    # "sum" and "mean". Dataframe engines whose idiomatic API takes a mapping of aggregations
-    # build their call from it; questions that do not fit one write their own function.
+    # "sum", "mean" and "count". Dataframe engines whose idiomatic API takes a mapping of
+    # aggregations build their call from it; questions that do not fit one write their own.
     aggregations: tuple[tuple[str, str], ...] = ()
+    reads: tuple[str, ...] = ()  # tables of a dataset of several (join: x, small, ...)
+    # A check beyond the comparison with the reference (true coefficients, an inertia
+    # recomputed independently): given the result and the dataset, a problem or None. Untimed.
+    check: Callable[[pa.Table, Any], str | None] | None = None
 
     @property
     def sum_columns(self) -> tuple[str, ...]:

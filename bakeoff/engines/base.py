@@ -24,6 +24,7 @@ import pyarrow as pa
 from bakeoff import paths
 from bakeoff.errors import InputError
 from datagen.dataset import Dataset
+from workloads.spec import TABLE_ALIAS
 
 GIB = 1024**3
 
@@ -163,8 +164,9 @@ class Engine(ABC):
         """Tune per-dataset settings (Spark sizes its shuffle partitions here)."""
 
     @abstractmethod
-    def scan(self, dataset: Dataset) -> Any:
-        """The dataset as the engine's own (lazy where it can be) table, read from Parquet."""
+    def scan(self, dataset: Dataset, table: str | None = None) -> Any:
+        """A table of the dataset (its only one by default) as the engine's own, lazy where it
+        can be, table read from Parquet."""
 
     def before_run(self) -> None:  # noqa: B027 - optional hook
         """Drop what an earlier run left that a user's first query would not find. Not timed."""
@@ -198,6 +200,14 @@ class Engine(ABC):
         return any(marker in text for marker in self.out_of_memory_markers)
 
     out_of_memory_markers: ClassVar[tuple[str, ...]] = ("out of memory", "outofmemory")
+
+
+def sql_tables(dataset: Dataset) -> dict[str, str | None]:
+    """The names canonical SQL reads a dataset's tables by: ``x`` for a dataset of one table,
+    each table's own name (``x``, ``small``, ``medium``, ``big``) for a dataset of several."""
+    if len(dataset.tables) == 1:
+        return {TABLE_ALIAS: None}
+    return {name: name for name in dataset.tables}
 
 
 def memory_limit(resources: Resources, share: float) -> int:

@@ -82,8 +82,8 @@ class DaskEngine(Engine):
     def before_run(self) -> None:
         dask_parquet._cached_plan.clear()
 
-    def scan(self, dataset: Dataset) -> Any:
-        return dd.read_parquet(str(dataset.path))
+    def scan(self, dataset: Dataset, table: str | None = None) -> Any:
+        return dd.read_parquet(str(dataset.table_path(table)))
 
     def materialize(self, result: Any) -> Any:
         persisted = result.persist()

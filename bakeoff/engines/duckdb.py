@@ -18,10 +18,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from bakeoff.engines.base import Engine, memory_limit
+from bakeoff.engines.base import Engine, memory_limit, sql_tables
 from bakeoff.lazy import lazy_import
 from datagen.dataset import Dataset
-from workloads.spec import TABLE_ALIAS
 
 duckdb = lazy_import("duckdb")
 
@@ -71,14 +70,15 @@ class DuckDBEngine(Engine):
     def settings(self) -> dict[str, Any]:
         return {**self._config, "applied": self._applied}
 
-    def scan(self, dataset: Dataset) -> Any:
+    def scan(self, dataset: Dataset, table: str | None = None) -> Any:
         return self.connection.read_parquet(
-            dataset.glob, hive_partitioning=dataset.partition_by is not None
+            dataset.table_glob(table), hive_partitioning=dataset.partition_by is not None
         )
 
     def sql(self, dataset: Dataset, statement: str) -> Any:
-        """Run a canonical workload statement with ``x`` bound to the dataset."""
-        self.connection.register(TABLE_ALIAS, self.scan(dataset))
+        """Run a canonical workload statement over the dataset's tables (see sql_tables)."""
+        for name, table in sql_tables(dataset).items():
+            self.connection.register(name, self.scan(dataset, table))
         return self.connection.sql(statement)
 
     def materialize(self, result: Any) -> str:

@@ -49,8 +49,10 @@ class PolarsEngine(Engine):
             AFFINITY_VARIABLE: os.environ.get(AFFINITY_VARIABLE),
         }
 
-    def scan(self, dataset: Dataset) -> Any:
-        return pl.scan_parquet(dataset.glob, hive_partitioning=dataset.partition_by is not None)
+    def scan(self, dataset: Dataset, table: str | None = None) -> Any:
+        return pl.scan_parquet(
+            dataset.table_glob(table), hive_partitioning=dataset.partition_by is not None
+        )
 
     def materialize(self, result: Any) -> Any:
         return result.collect(engine=self.collect_engine)

@@ -24,10 +24,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from bakeoff.engines.base import Engine, memory_limit
+from bakeoff.engines.base import Engine, memory_limit, sql_tables
 from bakeoff.lazy import lazy_import
 from datagen.dataset import Dataset
-from workloads.spec import TABLE_ALIAS
 
 pyspark_sql = lazy_import("pyspark.sql")
 
@@ -119,12 +118,13 @@ class SparkEngine(Engine):
             "spark.sql.shuffle.partitions", str(self._shuffle_partitions(dataset.size_bytes))
         )
 
-    def scan(self, dataset: Dataset) -> Any:
-        return self.session.read.parquet(str(dataset.path))
+    def scan(self, dataset: Dataset, table: str | None = None) -> Any:
+        return self.session.read.parquet(str(dataset.table_path(table)))
 
     def sql(self, dataset: Dataset, statement: str) -> Any:
-        """Run a canonical workload statement with ``x`` bound to the dataset."""
-        self.scan(dataset).createOrReplaceTempView(TABLE_ALIAS)
+        """Run a canonical workload statement over the dataset's tables (see sql_tables)."""
+        for name, table in sql_tables(dataset).items():
+            self.scan(dataset, table).createOrReplaceTempView(name)
         return self.session.sql(statement)
 
     def materialize(self, result: Any) -> Any:

@@ -49,9 +49,9 @@ class VaexEngine(Engine):
             "cache": vaex.cache.is_on(),
         }
 
-    def scan(self, dataset: Dataset) -> Any:
+    def scan(self, dataset: Dataset, table: str | None = None) -> Any:
         partitioning = "hive" if dataset.partition_by else None
-        return vaex.open(str(dataset.path), partitioning=partitioning)
+        return vaex.open(str(dataset.table_path(table)), partitioning=partitioning)
 
     def materialize(self, result: Any) -> Any:
         return result  # groupby results are computed eagerly and held in memory
