@@ -30,7 +30,7 @@ import psutil
 import pyarrow as pa
 
 import bakeoff
-from bakeoff.engines.base import Engine
+from bakeoff.engines.base import Engine, memory_cap
 from bakeoff.probe import TreeMemoryProbe
 from bakeoff.redact import redact
 from bakeoff.reference import Reference
@@ -59,7 +59,8 @@ DEFAULT_MEMORY_SHARE = 0.9
 
 
 def default_memory_limit() -> int:
-    return int(psutil.virtual_memory().total * DEFAULT_MEMORY_SHARE)
+    """The tree probe's limit: the run's memory cap if one is set, else 90 % of RAM."""
+    return memory_cap() or int(psutil.virtual_memory().total * DEFAULT_MEMORY_SHARE)
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,9 @@ def new_record(
         settings = {**engine.settings(), **fields.pop("resolved", {})}
     except Exception:  # the engine never started: no settings to report
         settings = {}
+    fields.pop("resolved", None)
+    if engine.resources.capped:  # what every native limit above was derived from
+        settings["memory_cap_bytes"] = engine.resources.memory_bytes
     return RunRecord(
         engine=engine.name,
         version=engine.version(),

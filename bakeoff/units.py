@@ -1,4 +1,22 @@
-"""Byte counts as people read them."""
+"""Byte counts as people read them, and as people write them (``4GiB``, ``512MB``)."""
+
+import re
+
+from bakeoff.errors import InputError
+
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2}
+_UNITS |= {"mib": 1024**2, "g": 1000**3, "gb": 1000**3, "gib": 1024**3, "tb": 1000**4}
+_UNITS |= {"tib": 1024**4}
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*", re.IGNORECASE)
+
+
+def parse_bytes(text: str) -> int:
+    """``4GiB`` -> 4294967296; a one-line InputError for anything that is not a size."""
+    match = _SIZE.fullmatch(text)
+    unit = match and _UNITS.get(match[2].lower())
+    if not match or unit is None or float(match[1]) <= 0:
+        raise InputError(f"a memory size is a positive number and a unit like 4GiB, not {text!r}")
+    return int(float(match[1]) * unit)
 
 
 def format_bytes(count: float) -> str:

@@ -23,28 +23,42 @@ import pyarrow as pa
 
 from bakeoff import paths
 from bakeoff.errors import InputError
+from bakeoff.units import parse_bytes
 from datagen.dataset import Dataset
 from workloads.spec import TABLE_ALIAS
 
 GIB = 1024**3
+# A memory cap for a whole run (``4GiB``): every engine derives its own native limit from it,
+# as it would from a machine of that size, and the tree probe ends a run that crosses it.
+MEMORY_CAP_VARIABLE = "BAKEOFF_MEMORY_CAP"
+
+
+def memory_cap() -> int | None:
+    """The cap ``BAKEOFF_MEMORY_CAP`` sets, in bytes, or None."""
+    text = os.environ.get(MEMORY_CAP_VARIABLE, "").strip()
+    return parse_bytes(text) if text else None
 
 
 @dataclass(frozen=True)
 class Resources:
-    """What the machine gives an engine: cores, memory and a directory to spill to."""
+    """What the machine gives an engine: cores, memory (the cap, if one is set) and a
+    directory to spill to."""
 
     cores: int
     memory_bytes: int
     scratch_dir: Path
+    capped: bool = False  # memory_bytes is a cap below the machine's memory
 
     @classmethod
     def detect(cls) -> Resources:
+        total, cap = psutil.virtual_memory().total, memory_cap()
         return cls(
             cores=len(os.sched_getaffinity(0))
             if hasattr(os, "sched_getaffinity")
             else os.cpu_count() or 1,
-            memory_bytes=psutil.virtual_memory().total,
+            memory_bytes=min(total, cap) if cap else total,
             scratch_dir=paths.scratch_dir(),
+            capped=cap is not None and cap < total,
         )
 
     def spill_dir(self, engine: str) -> Path:

@@ -52,7 +52,12 @@ class DaskEngine(Engine):
                 n_workers=self.resources.cores,
                 threads_per_worker=1,
                 processes=True,
-                memory_limit="auto",
+                # "auto" splits the machine's memory; under a cap, the cap is split instead.
+                memory_limit=(
+                    self.resources.memory_bytes // self.resources.cores
+                    if self.resources.capped
+                    else "auto"
+                ),
                 local_directory=str(self.resources.spill_dir("dask")),
                 dashboard_address=None,
             )

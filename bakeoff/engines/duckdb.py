@@ -47,7 +47,9 @@ class DuckDBEngine(Engine):
             "threads": self.resources.cores,
             "memory_limit": f"{memory_limit(self.resources, MEMORY_SHARE) // 1024**2}MiB",
             "temp_directory": str(self.resources.spill_dir("duckdb")),
-            "preserve_insertion_order": True,  # DuckDB's default, recorded
+            # DuckDB's default; its out-of-memory guide turns it off under a memory cap,
+            # where keeping the order of rows costs memory no question here needs.
+            "preserve_insertion_order": not self.resources.capped,
         }
         self.connection = duckdb.connect(config=dict(self._config))
         # Set once connected: the Parquet settings need the (built-in) extension loaded.

@@ -24,6 +24,10 @@ from datagen.dataset import Dataset
 pl = lazy_import("polars")
 
 AFFINITY_VARIABLE = "POLARS_ENGINE_AFFINITY"
+# Polars 2's out-of-core streaming engine takes a memory budget from this variable (read at
+# import). Set only under a memory cap, at 80 % of it, as DuckDB's limit is.
+BUDGET_VARIABLE = "POLARS_OOC_MEMORY_BUDGET_MB"
+CAPPED_BUDGET_SHARE = 0.8
 
 
 class PolarsEngine(Engine):
@@ -33,7 +37,11 @@ class PolarsEngine(Engine):
     option_choices: ClassVar[dict[str, tuple[str, ...]]] = {"engine": ("streaming", "in-memory")}
 
     def environment(self) -> dict[str, str]:
-        return {"POLARS_MAX_THREADS": str(self.resources.cores)}
+        variables = {"POLARS_MAX_THREADS": str(self.resources.cores)}
+        if self.resources.capped:
+            budget = self.resources.memory_bytes * CAPPED_BUDGET_SHARE
+            variables[BUDGET_VARIABLE] = str(int(budget) // 1024**2)
+        return variables
 
     def _start(self) -> None:
         self.collect_engine = self.option("engine")
@@ -47,6 +55,7 @@ class PolarsEngine(Engine):
             "engine": self.collect_engine,
             # Not consulted when the engine is named, recorded so nobody has to wonder.
             AFFINITY_VARIABLE: os.environ.get(AFFINITY_VARIABLE),
+            BUDGET_VARIABLE: os.environ.get(BUDGET_VARIABLE),
         }
 
     def scan(self, dataset: Dataset, table: str | None = None) -> Any:

@@ -47,6 +47,7 @@ class VaexEngine(Engine):
             "chunk_size_min": main.chunk.size_min,
             "chunk_size_max": main.chunk.size_max,
             "cache": vaex.cache.is_on(),
+            "memory_limit": None,  # Vaex has none; a cap is enforced by the tree probe alone
         }
 
     def scan(self, dataset: Dataset, table: str | None = None) -> Any:

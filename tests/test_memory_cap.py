@@ -1,0 +1,42 @@
+"""A memory cap for a whole run: each engine's native limit follows it, the probe enforces it."""
+
+from __future__ import annotations
+
+import pytest
+
+from bakeoff.engines import create_engine
+from bakeoff.engines.base import MEMORY_CAP_VARIABLE, Resources
+from bakeoff.errors import InputError
+from bakeoff.runner import default_memory_limit
+from bakeoff.units import parse_bytes
+
+GIB = 1024**3
+
+
+def test_sizes_are_parsed_or_refused_in_one_line():
+    assert parse_bytes("4GiB") == 4 * GIB
+    assert parse_bytes("512 MB") == 512 * 1000**2
+    for bad in ("", "4 parsecs", "-1GiB", "0"):
+        with pytest.raises(InputError, match="a memory size is"):
+            parse_bytes(bad)
+
+
+def test_the_cap_becomes_every_limit(monkeypatch):
+    monkeypatch.setenv(MEMORY_CAP_VARIABLE, "2GiB")
+    resources = Resources.detect()
+    assert resources.capped and resources.memory_bytes == 2 * GIB
+    assert default_memory_limit() == 2 * GIB  # the tree probe's watchdog
+    pytest.importorskip("duckdb")
+    engine = create_engine("duckdb", resources=resources)
+    engine.start()
+    try:
+        settings = engine.settings()
+        assert settings["memory_limit"] == f"{int(2 * GIB * 0.8) // 1024**2}MiB"
+        assert settings["preserve_insertion_order"] is False  # DuckDB's out-of-memory advice
+    finally:
+        engine.stop()
+
+
+def test_no_cap_leaves_the_machine(monkeypatch):
+    monkeypatch.delenv(MEMORY_CAP_VARIABLE, raising=False)
+    assert not Resources.detect().capped
