@@ -80,6 +80,9 @@ class DaskEngine(Engine):
             "processes": True,
             "local_directory": str(self.resources.spill_dir("dask")),
             "dataframe.shuffle.method": shuffle,
+            # merge(broadcast=None), Dask's default, as every join here calls it: a side of one
+            # partition is broadcast, else the smaller when its partitions < 0.5 log2(larger's).
+            "merge.broadcast": None,
             "dataframe.convert-string": dd.utils.pyarrow_strings_enabled(),
             "distributed_version": distributed.__version__,
         }

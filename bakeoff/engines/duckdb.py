@@ -32,6 +32,15 @@ PINNED_CACHES: dict[str, bool] = {
     "enable_external_file_cache": True,  # DuckDB's default; it caches remote files only ...
     "cache_local_files": False,  # ... unless this is on
 }
+# DuckDB's own join-planning settings, recorded as applied and never set: equality joins are
+# hash joins unless range joins are preferred, the thresholds pick merge or nested-loop joins
+# for the others, and a hash join pushes up to dynamic_or_filter_threshold key filters.
+RECORDED_DEFAULTS = (
+    "prefer_range_joins",
+    "nested_loop_join_threshold",
+    "merge_join_threshold",
+    "dynamic_or_filter_threshold",
+)
 
 
 class DuckDBEngine(Engine):
@@ -62,7 +71,7 @@ class DuckDBEngine(Engine):
         self._applied = dict(
             self.connection.execute(
                 "SELECT name, value FROM duckdb_settings() WHERE list_contains(?, name)",
-                [list(self._config)],
+                [[*self._config, *RECORDED_DEFAULTS]],
             ).fetchall()
         )
 
