@@ -47,7 +47,8 @@ class Digest:
     rows: int
     columns: list[str]
     sums: dict[str, float | int | None]
-    keyed: dict[str, list[float]]  # column -> [sum of value x key weight, sum of |that|]
+    # column -> [sum of value x key weight, sum of |that|, exact checksum of whole numbers]
+    keyed: dict[str, list[float | int | None]]
     nulls: dict[str, int] = field(default_factory=dict)  # NULLs (and NaNs) per column
 
     def to_dict(self) -> dict[str, Any]:
@@ -142,23 +143,33 @@ def _column_hashes(column: pa.Array) -> np.ndarray:
     return hashes
 
 
-def key_weights(table: pa.Table, keys: list[str]) -> np.ndarray:
-    """A weight in [1, 2) per row, drawn from a hash of the row's key values."""
+def key_hashes(table: pa.Table, keys: list[str]) -> np.ndarray:
+    """A 64-bit hash per row of the row's key values."""
     combined = np.full(table.num_rows, 0x2545F4914F6CDD1D, dtype=np.uint64)
     for key in keys:
         with np.errstate(over="ignore"):
             hashes = _column_hashes(table.column(key).combine_chunks())
             combined = _mix(combined * np.uint64(31) + hashes)
-    return 1.0 + (combined >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+    return combined
+
+
+def _exact_checksum(values: np.ndarray, hashes: np.ndarray) -> int | None:
+    """For whole numbers (as ints or floats), the sum of value x key hash modulo 2**64: exact,
+    so one value moved between rows always shows, however many rows there are."""
+    if not np.all(np.abs(values) < 2**53) or not np.array_equal(values, np.round(values)):
+        return None
+    with np.errstate(over="ignore"):
+        return int((values.astype(np.int64).view(np.uint64) * hashes).sum(dtype=np.uint64))
 
 
 def digest_table(table: pa.Table, workload: Workload) -> Digest:
     """Digest a result (an engine's or the reference's) for storing and comparing."""
     table = normalize(table, workload)
     keys = [key for key in workload.keys if key in table.column_names]
-    weights = key_weights(table, keys) if keys else np.ones(table.num_rows)
+    hashes = key_hashes(table, keys)
+    weights = 1.0 + (hashes >> np.uint64(11)).astype(np.float64) / float(1 << 53)  # in [1, 2)
     sums: dict[str, float | int | None] = {}
-    keyed: dict[str, list[float]] = {}
+    keyed: dict[str, list[float | int | None]] = {}
     nulls = {name: table.column(name).null_count for name in table.column_names}
     for name in table.column_names:
         column = table.column(name)
@@ -169,7 +180,8 @@ def digest_table(table: pa.Table, workload: Workload) -> Digest:
             continue
         values = pc.fill_null(column.cast(pa.float64()), 0.0).to_numpy(zero_copy_only=False)
         weighted = values * weights
-        keyed[name] = [float(weighted.sum()), float(np.abs(weighted).sum())]
+        exact = _exact_checksum(values, hashes)
+        keyed[name] = [float(weighted.sum()), float(np.abs(weighted).sum()), exact]
     return Digest(
         rows=table.num_rows, columns=table.column_names, sums=sums, keyed=keyed, nulls=nulls
     )
@@ -204,10 +216,13 @@ def compare_digests(
         got = actual.sums.get(name)
         if not (_empty_sum(name, got, want, sum_columns) or _close(got, want, rel_tol)):
             return f"sum of {name} is {got!r}, expected {want!r} (relative tolerance {rel_tol:g})"
-    for name, (want, scale) in expected.keyed.items():
-        got = actual.keyed.get(name, [math.nan])[0]
-        # Relative to the sum of magnitudes, so a checksum near zero is not held to 1e-9 of 0.
-        if not abs(got - want) <= rel_tol * max(scale, 1.0) + ABS_TOL:
+    for name, (want, scale, want_exact) in expected.keyed.items():
+        got, _, got_exact = actual.keyed.get(name, [math.nan, 0.0, None])
+        if want_exact is not None and got_exact is not None:  # whole numbers on both sides
+            agrees = got_exact == want_exact
+        else:  # relative to the sum of magnitudes, so a checksum near 0 is not held to 1e-9 of 0
+            agrees = abs(got - want) <= rel_tol * max(scale, 1.0) + ABS_TOL
+        if not agrees:
             return (
                 f"keyed checksum of {name} is {got!r}, expected {want!r}: values are attached "
                 f"to the wrong keys"

@@ -148,3 +148,20 @@ def test_null_counts_are_exact_in_digests():
     extra_null = with_column(RIGHT, "v3", [1.5, None, 3.5, 4.5])
     problem = compare_digests(digest_table(extra_null, Q3), digest_table(RIGHT, Q3), rel_tol=1e-9)
     assert problem == "1 NULLs in v3, expected 0"
+
+
+def test_whole_numbers_have_exact_keyed_checksums():
+    """Two neighbouring row numbers swapped among 2e6 rows: a float checksum held to 1e-9
+    tolerance could not tell; the exact one does."""
+    import numpy as np
+
+    w1 = get_workload("window_w1")  # g, id, rn; keyed by id
+    rows = 2_000_000
+    ids = np.arange(rows, dtype=np.int64)
+    rn = ids % 1000 + 1
+    right = pa.table({"g": ids // 1000, "id": ids, "rn": rn})
+    swapped_rn = rn.copy()
+    swapped_rn[[10, 11]] = swapped_rn[[11, 10]]
+    wrong = right.set_column(2, "rn", pa.array(swapped_rn))
+    problem = compare_digests(digest_table(wrong, w1), digest_table(right, w1), rel_tol=1e-9)
+    assert "keyed checksum of rn" in problem
