@@ -26,6 +26,7 @@ from bakeoff.errors import InputError
 from bakeoff.redact import redact_text
 from bakeoff.reference import reference_answer
 from bakeoff.report.asvlog import LOG_NAME
+from bakeoff.runner import kill_children
 from bakeoff.suite import (
     DEFAULT_SCALES,
     ENGINE_VARIABLE,
@@ -35,7 +36,7 @@ from bakeoff.suite import (
     suite_scales,
     suite_workloads,
 )
-from datagen import ensure_dataset
+from datagen.cli import usable_dataset
 from datagen.dataset import DatasetSpec
 from workloads import Workload
 
@@ -141,7 +142,7 @@ def prepare_data(scales: list[int], workloads: list[Workload]) -> None:
     """Every dataset the suite reads, and the reference answer of every workload on it."""
     for rows in scales:
         for table in sorted({w.table for w in workloads}):
-            dataset = ensure_dataset(DatasetSpec(table=table, rows=rows), paths.data_dir())
+            dataset = usable_dataset(DatasetSpec(table=table, rows=rows), paths.data_dir())
             for workload in workloads:
                 if workload.table == table:
                     reference_answer(dataset, workload)
@@ -150,21 +151,33 @@ def prepare_data(scales: list[int], workloads: list[Workload]) -> None:
 
 def asv(config: Path, *arguments: str, env: dict[str, str], quiet: bool = False) -> int:
     """Run asv with this config. Its output also goes, redacted, to ``asv-output.log`` in the
-    results, because asv's result files keep no reason for a failure and the report needs it."""
+    results, because asv's result files keep no reason for a failure and the report needs it.
+
+    On Ctrl-C or SIGTERM asv and everything under it (benchmark processes lead process groups
+    of their own; JVMs, Dask workers) are killed: asv keeps the results of each environment
+    it finished, and the next ``bakeoff bench`` skips them (``--skip-existing-successful``).
+    """
     command = [sys.executable, "-m", "asv", *arguments, "--config", str(config)]
     print("+ " + " ".join(command), flush=True)
-    if quiet:
-        return subprocess.run(command, env=env, check=False, stdout=subprocess.DEVNULL).returncode
     paths.results_dir().mkdir(parents=True, exist_ok=True)
     with (
         subprocess.Popen(
-            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            command,
+            env=env,
+            stdout=subprocess.DEVNULL if quiet else subprocess.PIPE,
+            stderr=None if quiet else subprocess.STDOUT,
+            text=True,
         ) as process,
         open(paths.results_dir() / LOG_NAME, "a") as log,
     ):
-        for line in process.stdout or []:
-            print(line, end="", flush=True)
-            log.write(redact_text(line))
+        try:
+            for line in process.stdout or []:
+                print(line, end="", flush=True)
+                log.write(redact_text(line))
+            process.wait()
+        except BaseException:
+            kill_children()
+            raise
     return process.returncode
 
 
@@ -210,6 +223,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     run = ["run", "HEAD^!", "--record-samples", *selection(args)]
     if args.quick:
         run.append("--quick")
+    elif not args.rerun:  # resume: what asv recorded for this commit and environment stays
+        run.append("--skip-existing-successful")
     status = asv(config, *run, env=env)
     finish(config, env, args)
     return status
@@ -267,6 +282,12 @@ def configure(sub: argparse._SubParsersAction) -> None:
     bench = sub.add_parser("bench", help="the main job: generate data, run asv, write the report")
     add_suite_arguments(bench)
     bench.add_argument("--quick", action="store_true", help="asv --quick: one sample each")
+    bench.add_argument(
+        "--rerun",
+        action="store_true",
+        help="measure again what asv already recorded for this commit and environment "
+        "(by default a second bench resumes: it runs only what is missing or failed)",
+    )
     bench.set_defaults(handler=cmd_bench)
 
     continuous = sub.add_parser(

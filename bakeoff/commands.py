@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from bakeoff import paths
 from bakeoff.engines import (
@@ -17,8 +18,6 @@ from bakeoff.errors import InputError
 from bakeoff.runner import Limits, RunRecord, append_to_log, default_memory_limit
 from bakeoff.units import format_bytes
 from workloads import Unsupported, all_workloads, implementation, select_workloads
-
-DEFAULT_TIMEOUT_S = 1800.0
 
 
 def describe(record: RunRecord) -> str:
@@ -38,11 +37,26 @@ def describe(record: RunRecord) -> str:
     return line
 
 
+def writable_log(log: Path) -> Path:
+    """The run log, checked before any work: a record nobody can write is a record lost."""
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "a"):
+            pass
+    except OSError as error:
+        raise InputError(
+            f"cannot write the run log {log}: {error.strerror}; set BAKEOFF_RESULTS_DIR to a "
+            "writable directory (or pass --no-log)"
+        ) from None
+    return log
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from bakeoff.reference import reference_answer
+    from bakeoff.suite import default_timeout
     from bakeoff.supervisor import run_supervised
-    from datagen import ensure_dataset
-    from datagen.cli import spec_from_args
+    from datagen import validate
+    from datagen.cli import data_root, spec_from_args, usable_dataset
 
     if not is_installed(args.engine):
         raise InputError(
@@ -50,7 +64,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"(pip install 'bakeoff[{args.engine}]')"
         )
     workloads = select_workloads(args.workload)
-    if args.timeout <= 0 or (args.memory_limit is not None and args.memory_limit <= 0):
+    if (args.timeout is not None and args.timeout <= 0) or (
+        args.memory_limit is not None and args.memory_limit <= 0
+    ):
         raise InputError("--timeout and --memory-limit must be positive")
     configured = EngineOptions.from_environment(args.engine)
     options = EngineOptions(
@@ -58,25 +74,30 @@ def cmd_run(args: argparse.Namespace) -> int:
         extra={**configured.extra, **parse_options(args.option)},
     )
     create_engine(args.engine, options)  # checks the options before any data is made
-    dataset = ensure_dataset(spec_from_args(args), args.data_dir)
+    spec = spec_from_args(args)
+    validate(spec, data_root(args.data_dir))  # then what must be writable, before any work
+    log = None if args.no_log else writable_log(paths.run_log())
+    dataset = usable_dataset(spec, args.data_dir)
     for workload in workloads:  # computed here, once, so no timed run waits for pandas
         reference_answer(dataset, workload)
     memory = (
         int(args.memory_limit * 2**30) if args.memory_limit is not None else default_memory_limit()
     )
-    records = run_supervised(
+    timeout = args.timeout if args.timeout is not None else default_timeout(spec.rows)
+    failed = False
+    for record in run_supervised(  # each record is kept as soon as it is known
         args.engine,
         options,
         dataset,
         workloads,
-        Limits(timeout_s=args.timeout, memory_bytes=memory),
+        Limits(timeout_s=timeout, memory_bytes=memory),
         share_session=args.share_session,
-    )
-    for record in records:
-        if not args.no_log:
-            append_to_log(record, paths.run_log())
+    ):
+        if log is not None:
+            append_to_log(record, log)
         print(record.to_json() if args.json else describe(record), flush=True)
-    return 0 if all(record.status in ("ok", "unsupported") for record in records) else 1
+        failed |= record.status not in ("ok", "unsupported")
+    return 1 if failed else 0
 
 
 def cmd_workloads(args: argparse.Namespace) -> int:
@@ -136,8 +157,9 @@ def configure(sub: argparse._SubParsersAction) -> None:
     run.add_argument(
         "--timeout",
         type=float,
-        default=DEFAULT_TIMEOUT_S,
-        help="seconds per workload before it is recorded as a timeout",
+        default=None,
+        help="seconds per workload before it is recorded as a timeout (default by scale: "
+        "600 up to 1e7 rows, 1800 up to 1e8, 3600 beyond, as db-benchmark)",
     )
     run.add_argument(
         "--memory-limit",

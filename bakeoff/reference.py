@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,15 +68,38 @@ def compute_reference(dataset: Dataset, workload: Workload) -> pa.Table:
     return normalize(pa.Table.from_pandas(answer, preserve_index=False), workload)
 
 
-def _stored(path: Path, checksum: str) -> Reference | None:
-    """The reference at ``path`` if it is one for the dataset of ``checksum``."""
+def _stored(path: Path, dataset: Dataset, workload: Workload) -> Reference | None:
+    """The reference at ``path`` if it is this workload's on this dataset and intact.
+
+    A file that is unreadable, of another dataset or workload, or whose rows no longer give
+    the digest stored with them is not used: it is a cache of an answer that can always be
+    recomputed from the (verified) dataset, so it is recomputed, with a warning, rather than
+    refused. Trusting it could blame an engine for a wrong answer that was the file's.
+    """
     try:
         meta = json.loads(pq.read_schema(path).metadata[METADATA_KEY])
-    except (OSError, KeyError, TypeError, ValueError, pa.ArrowInvalid):
+        if (meta.get("dataset_checksum"), meta.get("workload")) != (
+            dataset.checksum,
+            workload.name,
+        ):
+            problem = f"it belongs to another dataset or workload ({meta.get('workload')})"
+        elif _canonical(digest_table(pq.read_table(path), workload).to_dict()) != _canonical(
+            meta["digest"]
+        ):
+            problem = "its rows do not match the digest stored with them (altered, or older)"
+        else:
+            return Reference(path, Digest.from_dict(meta["digest"]), meta["computed_with"])
+    except FileNotFoundError:
         return None
-    if meta.get("dataset_checksum") != checksum:
-        return None
-    return Reference(path, Digest.from_dict(meta["digest"]), meta["computed_with"])
+    except (OSError, KeyError, TypeError, ValueError, pa.ArrowException) as error:
+        problem = f"it is unreadable ({type(error).__name__})"
+    warnings.warn(f"recomputing the reference {path}: {problem}", stacklevel=3)
+    return None
+
+
+def _canonical(digest: dict) -> str:
+    """A digest as exact text (floats round-trip through JSON), NaN equal to itself."""
+    return json.dumps(digest, sort_keys=True)
 
 
 def reference_answer(dataset: Dataset, workload: Workload) -> Reference | None:
@@ -85,7 +109,7 @@ def reference_answer(dataset: Dataset, workload: Workload) -> Reference | None:
     path = reference_path(dataset, workload)
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path) + ".lock"):
-        if (found := _stored(path, dataset.checksum)) is not None:
+        if (found := _stored(path, dataset, workload)) is not None:
             return found
         table = compute_reference(dataset, workload)
         meta = {
@@ -96,8 +120,9 @@ def reference_answer(dataset: Dataset, workload: Workload) -> Reference | None:
         }
         table = table.replace_schema_metadata({METADATA_KEY: json.dumps(meta)})
         partial = path.with_suffix(f".{os.getpid()}.tmp")
-        pq.write_table(table, partial)
-        os.replace(partial, path)
-        found = _stored(path, dataset.checksum)
-        assert found is not None
-        return found
+        try:
+            pq.write_table(table, partial)
+            os.replace(partial, path)
+        finally:  # an interrupted write leaves no partial file behind
+            partial.unlink(missing_ok=True)
+        return Reference(path, Digest.from_dict(meta["digest"]), meta["computed_with"])

@@ -68,6 +68,10 @@ class Limits:
     timeout_s: float | None = None
     memory_bytes: int | None = None  # for the whole process tree
 
+    def recorded(self) -> dict[str, Any]:
+        """What every record says of its limits: these, and the run's memory cap (or None)."""
+        return {**asdict(self), "memory_cap_bytes": memory_cap()}
+
 
 @dataclass
 class RunRecord:
@@ -88,6 +92,7 @@ class RunRecord:
     provenance: dict[str, Any] = field(default_factory=dict)
     memory_timeline: list[tuple[float, int]] = field(default_factory=list)
     started_at: str = ""
+    limits: dict[str, Any] = field(default_factory=dict)  # the Limits the run was held to
 
     def to_json(self) -> str:
         """One JSON line, with secrets (passwords in addresses, credentials) masked."""
@@ -257,9 +262,10 @@ def run_workload(
     emit: Callable[[RunRecord], None] = lambda record: None,
 ) -> RunRecord:
     """Run, time, probe and validate one workload on a started engine; emit its record."""
+    held = limits.recorded()
 
     def finish(status: Status, detail: str = "", **fields: Any) -> RunRecord:
-        record = new_record(engine, workload, dataset, status, detail, **fields)
+        record = new_record(engine, workload, dataset, status, detail, limits=held, **fields)
         emit(record)
         return record
 
@@ -268,7 +274,8 @@ def run_workload(
         return finish(Status.UNSUPPORTED, query.reason)
 
     watchdog = _Watchdog(
-        emit, lambda status, detail: new_record(engine, workload, dataset, status, detail)
+        emit,
+        lambda status, detail: new_record(engine, workload, dataset, status, detail, limits=held),
     )
     limit = limits.memory_bytes
     probe = TreeMemoryProbe(

@@ -13,6 +13,7 @@ metadata or task-key cache does.
 from __future__ import annotations
 
 import atexit
+import math
 import os
 
 from bakeoff import paths
@@ -27,7 +28,7 @@ from bakeoff.runner import (
     default_memory_limit,
     run_workload,
 )
-from datagen import ensure_dataset
+from datagen.cli import usable_dataset
 from datagen.dataset import DatasetSpec, parse_rows
 from workloads import Unsupported, Workload, get_workload, implementation, select_workloads
 
@@ -37,7 +38,13 @@ SCALES_VARIABLE = "BAKEOFF_SCALES"
 TIMEOUT_VARIABLE = "BAKEOFF_TIMEOUT"
 WORKLOADS_VARIABLE = "BAKEOFF_WORKLOADS"
 DEFAULT_SCALES = "1e7"  # db-benchmark's smallest size; at 1e6 fixed overheads dominate
-DEFAULT_TIMEOUT_S = 600.0
+# Seconds a workload may take, by the largest scale it applies to: db-benchmark's limits of
+# 10, 30 and 60 minutes at 1e7, 1e8 and 1e9 rows (and 60 minutes beyond).
+SCALE_TIMEOUTS_S: tuple[tuple[int, float], ...] = (
+    (10_000_000, 600.0),
+    (100_000_000, 1800.0),
+    (1_000_000_000, 3600.0),
+)
 
 
 def suite_scales() -> list[int]:
@@ -57,8 +64,28 @@ def suite_workloads() -> list[Workload]:
     return select_workloads([os.environ.get(WORKLOADS_VARIABLE) or "all"])
 
 
-def suite_timeout() -> float:
-    return float(os.environ.get(TIMEOUT_VARIABLE) or DEFAULT_TIMEOUT_S)
+def default_timeout(rows: int) -> float:
+    """The time limit of one workload at ``rows`` (see ``SCALE_TIMEOUTS_S``)."""
+    return next(
+        (seconds for most, seconds in SCALE_TIMEOUTS_S if rows <= most), SCALE_TIMEOUTS_S[-1][1]
+    )
+
+
+def suite_timeout(rows: int | None = None) -> float:
+    """``BAKEOFF_TIMEOUT`` seconds if set, else the default at ``rows``; without ``rows``, the
+    largest limit of the suite's scales (asv's own backstop covers every scale)."""
+    text = os.environ.get(TIMEOUT_VARIABLE)
+    if text:
+        try:
+            seconds = float(text)
+        except ValueError:
+            seconds = math.nan
+        if not seconds > 0:
+            raise InputError(f"{TIMEOUT_VARIABLE} must be a positive number of seconds: {text!r}")
+        return seconds
+    if rows is None:
+        return max(default_timeout(scale) for scale in suite_scales())
+    return default_timeout(rows)
 
 
 def suite_engine() -> str:
@@ -77,7 +104,7 @@ class PreparedWorkload:
     def __init__(self, workload_name: str, rows: int) -> None:
         engine_name = suite_engine()
         self.workload = get_workload(workload_name)
-        self.dataset = ensure_dataset(
+        self.dataset = usable_dataset(
             DatasetSpec(table=self.workload.table, rows=rows), paths.data_dir()
         )
         self.engine = create_engine(engine_name)
@@ -87,7 +114,7 @@ class PreparedWorkload:
             raise NotImplementedError(self.query.reason)
         self.engine.start()
         limits = Limits(
-            timeout_s=suite_timeout(),
+            timeout_s=suite_timeout(rows),
             memory_bytes=default_memory_limit(),
         )
         self.record: RunRecord = run_workload(

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
@@ -29,6 +30,19 @@ STARTUP_ALLOWANCE_S = 300.0  # engine start (JVM, Dask cluster) before the first
 def _last_line(path: Path) -> str:
     lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
     return lines[-1].strip()[:300] if lines else "no output"
+
+
+def _read_records(path: Path) -> list[RunRecord]:
+    """The worker's records; a last line cut short by a kill is not a record."""
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(RunRecord.from_json(line))
+        except ValueError:
+            break
+    return records
 
 
 def _kill_group(process: subprocess.Popen) -> None:
@@ -61,19 +75,17 @@ def run_supervised(
     limits: Limits,
     *,
     share_session: bool = False,
-) -> list[RunRecord]:
-    """One record per workload, in order, whatever happens to the worker.
+) -> Iterator[RunRecord]:
+    """One record per workload, in order, whatever happens to the worker, each as soon as it
+    is known (so an interrupted run keeps the records it finished).
 
     By default every workload gets a fresh worker and engine, as under asv: a peak measured
     after other queries would start from their leftovers (allocator caches, JVM heap) and
     say less than the query needs. ``share_session`` runs them all in one worker, faster.
     """
     batches = [list(workloads)] if share_session else [[w] for w in workloads]
-    return [
-        record
-        for batch in batches
-        for record in _run_in_workers(engine_name, options, dataset, batch, limits)
-    ]
+    for batch in batches:
+        yield from _run_in_workers(engine_name, options, dataset, batch, limits)
 
 
 def _run_in_workers(
@@ -82,11 +94,10 @@ def _run_in_workers(
     dataset: Dataset,
     workloads: list[Workload],
     limits: Limits,
-) -> list[RunRecord]:
+) -> Iterator[RunRecord]:
     """Run ``workloads`` in one worker, and in fresh ones after any crash."""
     engine = create_engine(engine_name, options)  # not started: names version and settings
     remaining = list(workloads)
-    records: list[RunRecord] = []
     while remaining:
         with tempfile.TemporaryDirectory(prefix="bakeoff-run-") as scratch:
             records_path, log_path = Path(scratch) / "records.jsonl", Path(scratch) / "worker.log"
@@ -113,19 +124,19 @@ def _run_in_workers(
                 )
                 worker.stdin.write(json.dumps(request).encode())
                 worker.stdin.close()
-                hung = False
+                hung, interrupted = False, None
                 try:
                     worker.wait(timeout=backstop)
                 except subprocess.TimeoutExpired:
                     hung = True
+                except KeyboardInterrupt as error:  # Ctrl-C, or SIGTERM (see bakeoff.cli)
+                    interrupted = error
                 finally:  # nothing of a worker outlives it, even on Ctrl-C
                     _kill_group(worker)
-            finished = (
-                [RunRecord.from_json(line) for line in records_path.read_text().splitlines()]
-                if records_path.exists()
-                else []
-            )
-            records.extend(finished)
+            finished = _read_records(records_path)
+            yield from finished  # an interrupted run still keeps what it finished
+            if interrupted is not None:
+                raise interrupted
             done = {record.workload for record in finished}
             remaining = [w for w in remaining if w.name not in done]
             # Workloads run in order, so a worker that died ran remaining[0]; a worker its own
@@ -136,5 +147,6 @@ def _run_in_workers(
                     if hung
                     else _crash_detail(worker.returncode, log_path)
                 )
-                records.append(new_record(engine, remaining.pop(0), dataset, status, detail))
-    return records
+                yield new_record(
+                    engine, remaining.pop(0), dataset, status, detail, limits=limits.recorded()
+                )

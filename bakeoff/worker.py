@@ -42,6 +42,7 @@ def main() -> int:
                     dataset,
                     Status.ERROR,
                     f"{engine.name} did not start: {first_line(error)}",
+                    limits=limits.recorded(),
                 )
             )
         return 0

@@ -1,7 +1,9 @@
 """``bakeoff datagen``: generate (or find) a dataset and say where it is.
 
 The dataset path is the only thing printed on stdout, so ``DIR=$(bakeoff datagen ...)`` works;
-the summary goes to stderr with the progress bar.
+the summary goes to stderr with the progress bar. A dataset whose files no longer match its
+manifest is regenerated here (``--verify`` only checks), while the commands that read data
+refuse it with the command that repairs it (:func:`usable_dataset`).
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from bakeoff.paths import data_dir as default_data_dir
 from bakeoff.units import format_bytes
-from datagen import TABLES, generate
-from datagen.dataset import DatasetSpec, parse_rows
+from datagen import TABLES, ensure_dataset, generate, validate
+from datagen.dataset import Dataset, DatasetError, DatasetSpec, format_rows, parse_rows
 
 DEFAULTS = DatasetSpec()
 
@@ -97,6 +100,48 @@ def spec_from_args(args: argparse.Namespace) -> DatasetSpec:
     )
 
 
+def data_root(data_dir: Path | None) -> Path:
+    """Where datasets go: ``--data-dir`` or ``BAKEOFF_DATA_DIR`` (default ``data/``)."""
+    return Path(data_dir).resolve() if data_dir is not None else default_data_dir()
+
+
+def datagen_command(spec: DatasetSpec, data_dir: Path | None = None) -> str:
+    """The ``bakeoff datagen`` command line that (re)generates ``spec``'s dataset."""
+    options = {
+        "--table": spec.table,
+        "--rows": format_rows(spec.rows),
+        "--k": None if spec.k == DEFAULTS.k else format_rows(spec.k),
+        "--null-pct": None if spec.null_pct == DEFAULTS.null_pct else f"{spec.null_pct:g}",
+        "--seed": None if spec.seed == DEFAULTS.seed else str(spec.seed),
+        "--partition-by": spec.partition_by,
+        "--rows-per-file": (
+            None if spec.rows_per_file == DEFAULTS.rows_per_file else str(spec.rows_per_file)
+        ),
+        "--data-dir": None if data_dir is None or data_dir == default_data_dir() else data_dir,
+    }
+    words = ["bakeoff datagen"] + [f"{name} {value}" for name, value in options.items() if value]
+    return " ".join(words + (["--sorted"] if spec.sorted else []))
+
+
+def usable_dataset(spec: DatasetSpec, data_dir: Path | None = None) -> Dataset:
+    """The dataset of ``spec``, generated if missing, and checked against its manifest.
+
+    A dataset that is there but does not match its manifest is refused with the command that
+    regenerates it, never read and never silently replaced: something outside bakeoff changed
+    it (a disk, a person, another tool), and the user should know before a number depends on it.
+    """
+    root = data_root(data_dir)
+    try:
+        if (root / spec.name).exists():
+            Dataset.open(root / spec.name).verify()
+        dataset = ensure_dataset(spec, root)
+        dataset.verify()
+    except DatasetError as problem:
+        fix = datagen_command(spec, data_dir and root)
+        raise DatasetError(f"{problem}; regenerate it with `{fix}`") from None
+    return dataset
+
+
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Add the ``datagen`` options to ``parser`` and make :func:`run` its handler."""
     add_dataset_arguments(parser)
@@ -104,6 +149,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--jobs", type=_number(int), default=None, help="worker processes (default: all cores)"
     )
     parser.add_argument("--force", action="store_true", help="regenerate even if complete")
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="only check the dataset's files against its manifest (SHA-256 of every file)",
+    )
     parser.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
@@ -116,7 +166,19 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Generate or reuse the dataset; its path on stdout, a summary on stderr."""
     spec = spec_from_args(args)
-    result = generate(spec, args.data_dir, jobs=args.jobs, force=args.force, progress=args.progress)
+    root = data_root(args.data_dir)
+    validate(spec, root)
+    path = root / spec.name
+    if args.verify:
+        return verify(spec, path, args.data_dir and root)
+    force = args.force
+    if not force and path.exists():
+        try:
+            Dataset.open(path).verify()
+        except DatasetError as problem:
+            print(f"regenerating: {problem}", file=sys.stderr, flush=True)
+            force = True
+    result = generate(spec, root, jobs=args.jobs, force=force, progress=args.progress)
     dataset = result.dataset
     print(dataset.path)
     summary = (
@@ -127,4 +189,22 @@ def run(args: argparse.Namespace) -> int:
     if result.generated:
         summary += f", {dataset.rows / max(result.seconds, 1e-9):,.0f} rows/s"
     print(summary, file=sys.stderr)
+    return 0
+
+
+def verify(spec: DatasetSpec, path: Path, data_dir: Path | None) -> int:
+    """``--verify``: hash every file of the dataset against its manifest; never writes data."""
+    fix = datagen_command(spec, data_dir)
+    if not path.exists():
+        raise DatasetError(f"there is no dataset {path}; generate it with `{fix}`")
+    try:
+        dataset = Dataset.open(path)
+        dataset.verify(full=True)
+    except DatasetError as problem:
+        raise DatasetError(f"{problem}; regenerate it with `{fix}`") from None
+    print(dataset.path)
+    print(
+        f"verified {dataset.name}: {len(dataset.files)} files match their manifest's SHA-256",
+        file=sys.stderr,
+    )
     return 0

@@ -3,17 +3,28 @@
 A dataset depends only on its :class:`DatasetSpec` (table, rows, options, seed). Its directory
 name is derived from the spec, so every engine environment that asks for the same spec finds
 the same files, and a finished directory always holds a ``_manifest.json``.
+
+:meth:`Dataset.verify` checks the files against the manifest (every part file there, none
+added, each with its SHA-256) before anything reads them, so an altered file can never become
+a wrong answer blamed on an engine.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from bakeoff.errors import InputError
+
 MANIFEST_NAME = "_manifest.json"
+# Each file's size and mtime when its SHA-256 last matched the manifest: a later check hashes
+# only the files whose stamp changed (``verify(full=True)`` hashes every file).
+STAMP_NAME = "_verified.json"
 TINY_ROWS = 10_000
 NAMED_SCALES = {"tiny": TINY_ROWS}
 
@@ -78,6 +89,15 @@ class DatasetSpec:
         return asdict(self)
 
 
+class DatasetError(InputError):
+    """A dataset directory that is not the complete, unaltered dataset its manifest names."""
+
+
+def _file_sha256(path: Path) -> str:
+    with path.open("rb") as stream:
+        return hashlib.file_digest(stream, "sha256").hexdigest()
+
+
 @dataclass(frozen=True)
 class Dataset:
     """A finished dataset directory and its manifest."""
@@ -89,6 +109,73 @@ class Dataset:
     def load(cls, path: Path) -> Dataset:
         manifest = json.loads((path / MANIFEST_NAME).read_text())
         return cls(path=path, manifest=manifest)
+
+    @classmethod
+    def open(cls, path: Path) -> Dataset:
+        """:meth:`load`, with a missing or unreadable manifest as a :class:`DatasetError`."""
+        try:
+            dataset = cls.load(path)
+            if not all({"path", "bytes", "sha256"} <= set(f) for f in dataset.manifest["files"]):
+                raise ValueError("a file entry lacks its path, bytes or sha256")
+        except FileNotFoundError:
+            raise DatasetError(f"{path} has no {MANIFEST_NAME}") from None
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise DatasetError(f"{path / MANIFEST_NAME} is unreadable ({error})") from None
+        return dataset
+
+    def verify(self, *, full: bool = False) -> int:
+        """Raise :class:`DatasetError` unless the part files are exactly the manifest's.
+
+        Every listed file must exist with its size and SHA-256, and no other Parquet file may
+        be under the directory (engines read them by glob). Hashing reads the whole dataset
+        (about a second per GB), so a file whose size and mtime still match the stamp of its
+        last good hash is not hashed again unless ``full``. Returns the number of files hashed.
+        """
+        listed = {entry["path"]: entry for entry in self.manifest["files"]}
+        present = {str(p.relative_to(self.path)) for p in self.path.rglob("*.parquet")}
+        if added := sorted(present - set(listed)):
+            raise DatasetError(
+                f"{self.path} has {len(added)} part file(s) its manifest does not list: {added[0]}"
+            )
+        if missing := sorted(set(listed) - present):
+            raise DatasetError(f"{self.path} lacks {len(missing)} part file(s): {missing[0]}")
+        stamps = {} if full else self._stamps()
+        fresh: dict[str, list[int]] = {}
+        hashed = 0
+        for name, entry in listed.items():
+            status = (self.path / name).stat()
+            stamp = [status.st_size, status.st_mtime_ns]
+            if status.st_size != int(entry["bytes"]):
+                raise DatasetError(
+                    f"{self.path / name} has {status.st_size} bytes, its manifest says "
+                    f"{entry['bytes']} (truncated or altered)"
+                )
+            if stamps.get(name) != stamp:
+                hashed += 1
+                if _file_sha256(self.path / name) != entry["sha256"]:
+                    raise DatasetError(
+                        f"{self.path / name} does not match its manifest's SHA-256 (altered)"
+                    )
+            fresh[name] = stamp
+        if hashed:
+            self._write_stamps(fresh)
+        return hashed
+
+    def _stamps(self) -> dict[str, list[int]]:
+        try:
+            stamped = json.loads((self.path / STAMP_NAME).read_text())
+        except (OSError, ValueError):
+            return {}
+        return stamped.get("files", {}) if stamped.get("checksum") == self.checksum else {}
+
+    def _write_stamps(self, stamps: dict[str, list[int]]) -> None:
+        """Record the stamps atomically; a read-only dataset is simply hashed every time."""
+        partial = self.path / f".{STAMP_NAME}.{os.getpid()}.tmp"
+        with contextlib.suppress(OSError):
+            partial.write_text(json.dumps({"checksum": self.checksum, "files": stamps}))
+            os.replace(partial, self.path / STAMP_NAME)
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
 
     @property
     def name(self) -> str:
