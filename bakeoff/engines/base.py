@@ -215,6 +215,16 @@ class Engine(ABC):
 
     out_of_memory_markers: ClassVar[tuple[str, ...]] = ("out of memory", "outofmemory")
 
+    # -- fault injection (bakeoff.chaos) ----------------------------------------------------
+    def worker_processes(self) -> dict[str, int]:
+        """The engine's workers running on this machine, by name, each as the pid of the
+        process whose tree is that worker; empty for an engine that computes in this process."""
+        return {}
+
+    def no_worker_reason(self) -> str:
+        """Why :meth:`worker_processes` is empty, for the fault-tolerance record."""
+        return "single-process engine, no worker to kill"
+
 
 def sql_tables(dataset: Dataset) -> dict[str, str | None]:
     """The names canonical SQL reads a dataset's tables by: ``x`` for a dataset of one table,

@@ -3,7 +3,10 @@
 The cluster takes Dask's own defaults for a machine this size, written out so they are
 recorded: one single-threaded worker process per core (pandas work holds the GIL), the
 machine's memory split evenly between workers (``memory_limit="auto"``), and a local
-directory for spilling. An existing scheduler (``tcp://…``) can be given instead.
+directory for spilling. An existing scheduler (``tcp://…``) can be given instead: its
+workers (count, threads, memory limit and local directory of each) are then recorded as the
+cluster settings, and those running on this machine are the workers fault injection can kill
+(:mod:`bakeoff.chaos`).
 
 A result is computed with the collection's own ``persist()`` and waited for: it is then held,
 fully computed, by the workers. (``Client.persist`` of a dask-expr groupby with ``split_out``
@@ -17,9 +20,11 @@ a user's first ``read_parquet`` would have to build.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
+import psutil
 import pyarrow as pa
 
 from bakeoff.engines.base import Engine
@@ -68,8 +73,11 @@ class DaskEngine(Engine):
         if self.cluster is not None:
             self.cluster.close()
 
+    def _workers(self) -> dict[str, dict[str, Any]]:
+        return self.client.scheduler_info(n_workers=-1)["workers"]
+
     def settings(self) -> dict[str, Any]:
-        workers = self.client.scheduler_info(n_workers=-1)["workers"].values()
+        workers = self._workers().values()
         with self.client.as_current():  # the shuffle method resolves against the client
             shuffle = dask_utils.get_default_shuffle_method()
         return {
@@ -77,8 +85,13 @@ class DaskEngine(Engine):
             "workers": len(workers),
             "threads_per_worker": sorted({w["nthreads"] for w in workers}),
             "memory_limit_per_worker": sorted({w["memory_limit"] for w in workers}),
-            "processes": True,
-            "local_directory": str(self.resources.spill_dir("dask")),
+            # a cluster's own; a LocalCluster's are its nannies' (processes=True)
+            "processes": all(w.get("nanny") for w in workers) if self.cluster is None else True,
+            "local_directory": (
+                sorted({w["local_directory"] for w in workers})
+                if self.cluster is None
+                else str(self.resources.spill_dir("dask"))
+            ),
             "dataframe.shuffle.method": shuffle,
             # merge(broadcast=None), Dask's default, as every join here calls it: a side of one
             # partition is broadcast, else the smaller when its partitions < 0.5 log2(larger's).
@@ -86,6 +99,23 @@ class DaskEngine(Engine):
             "dataframe.convert-string": dd.utils.pyarrow_strings_enabled(),
             "distributed_version": distributed.__version__,
         }
+
+    def worker_processes(self) -> dict[str, int]:
+        """Each worker on this machine: its nanny's process (with the worker under it) when
+        the nanny runs apart from us, else the worker process itself (a LocalCluster's
+        nannies live in this process, and restart a worker that dies)."""
+        workers = self._workers()
+        here = [address for address, w in workers.items() if _is_local(w["host"])]
+        nannied = [address for address in here if workers[address].get("nanny")]
+        pids = self.client.run(os.getpid, workers=here) if here else {}
+        nannies = self.client.run(os.getpid, workers=nannied, nanny=True) if nannied else {}
+        return {
+            address: nannies[address] if nannies.get(address, os.getpid()) != os.getpid() else pid
+            for address, pid in pids.items()
+        }
+
+    def no_worker_reason(self) -> str:
+        return "none of the cluster's workers runs on this machine"
 
     def before_run(self) -> None:
         dask_parquet._cached_plan.clear()
@@ -118,6 +148,15 @@ class DaskEngine(Engine):
             if time.monotonic() > deadline:
                 raise RuntimeError("Dask kept a released result's keys for 30 s")
             time.sleep(0.01)
+
+
+def _is_local(host: str) -> bool:
+    """Whether a worker's host is this machine (loopback or one of its addresses)."""
+    if host in ("localhost", "127.0.0.1", "::1"):
+        return True
+    return any(
+        address.address == host for nics in psutil.net_if_addrs().values() for address in nics
+    )
 
 
 def _scheduler_keys(dask_scheduler: Any) -> list:

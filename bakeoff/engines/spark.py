@@ -1,4 +1,4 @@
-"""Spark: a local session (``local[cores]``) or an existing cluster, answering in Spark SQL.
+"""Spark: a local session (``local[cores]``), a cluster or a Spark Connect server, in Spark SQL.
 
 Settings follow Spark's tuning guide for a single machine: every core in ``local[N]``, driver
 memory at 60 % of RAM (in local mode the driver is the executor; the rest is left to the
@@ -10,6 +10,14 @@ produced and nothing is kept, the sink Spark's own SQL benchmarks use (SPARK-304
 of ``cache()`` + ``count()``, which pays for building a cache and runs the plan without
 adaptive coalescing. Validation executes the same DataFrame a second time, untimed, with
 ``toArrow()``. The join strategy thresholds are Spark's own, recorded as applied.
+
+On a cluster (``spark://…``, ``yarn``, ``k8s://…``) the session waits, untimed, until the
+cluster's executors have registered, sizes shuffle partitions to their cores instead of this
+machine's, and records the executors (count, cores and memory each) as the cluster settings.
+With Spark Connect (``sc://host:port``) the session is a thin client of a server that owns
+the driver: only SQL settings can be set from here, and the server's master and application
+are recorded. Executor processes of our application that run on this machine are the workers
+fault injection can kill (:mod:`bakeoff.chaos`).
 """
 
 from __future__ import annotations
@@ -19,9 +27,11 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pyarrow as pa
 
 from bakeoff.engines.base import Engine, memory_limit, sql_tables
@@ -42,6 +52,11 @@ RECORDED_DEFAULTS = (
     "spark.sql.files.maxPartitionBytes",
     "spark.sql.parquet.enableVectorizedReader",
 )
+CONNECT_SCHEME = "sc://"
+EXECUTOR_WAIT_S = 120.0  # for a cluster's first executor to register
+EXECUTOR_SETTLE_S = 3.0  # then for no new one to arrive
+EXECUTOR_CLASS = "org.apache.spark.executor.CoarseGrainedExecutorBackend"
+WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
 
 
 class JavaMissing(RuntimeError):
@@ -68,49 +83,152 @@ class SparkEngine(Engine):
     name = "spark"
     distribution = "pyspark"
     import_name = "pyspark.sql"
-    address_schemes = ("spark://", "local", "yarn", "k8s://")
+    address_schemes = ("spark://", "local", "yarn", "k8s://", CONNECT_SCHEME)
 
     out_of_memory_markers = (*Engine.out_of_memory_markers, "gc overhead limit exceeded")
 
+    @property
+    def connect(self) -> bool:
+        """A Spark Connect client (``sc://``): the driver is the server's."""
+        return (self.options.address or "").startswith(CONNECT_SCHEME)
+
+    @property
+    def on_cluster(self) -> bool:
+        """Executors of their own (a cluster manager), not tasks in a local driver."""
+        return not (self.options.address or "local").startswith(("local", CONNECT_SCHEME))
+
     def _start(self) -> None:
-        major = java_major_version()
-        if major < MIN_JAVA:
-            raise JavaMissing(f"Spark needs Java {MIN_JAVA}+, found Java {major}")
-        driver_memory = memory_limit(self.resources, DRIVER_MEMORY_SHARE)
-        self._conf = {
-            "spark.master": self.options.address or f"local[{self.resources.cores}]",
-            "spark.driver.memory": f"{driver_memory // 1024**2}m",
+        self._cores = self.resources.cores  # the cluster's, once its executors are known
+        sql_conf = {
             "spark.sql.adaptive.enabled": "true",
             "spark.sql.adaptive.coalescePartitions.enabled": "true",
             "spark.sql.shuffle.partitions": str(self._shuffle_partitions(0)),
-            "spark.local.dir": str(self.resources.spill_dir("spark")),
-            "spark.ui.enabled": "false",
-            "spark.ui.showConsoleProgress": "false",
             "spark.sql.execution.arrow.pyspark.enabled": "true",
         }
-        builder = pyspark_sql.SparkSession.builder.appName("bakeoff")
+        if self.connect:  # the server's driver owns every static setting; no local Java
+            self._java = None
+            self._conf = {"spark.remote": self.options.address, **sql_conf}
+            builder = pyspark_sql.SparkSession.builder.remote(self.options.address)
+        else:
+            self._java = java_major_version()
+            if self._java < MIN_JAVA:
+                raise JavaMissing(f"Spark needs Java {MIN_JAVA}+, found Java {self._java}")
+            driver_memory = memory_limit(self.resources, DRIVER_MEMORY_SHARE)
+            self._conf = {
+                "spark.master": self.options.address or f"local[{self.resources.cores}]",
+                "spark.driver.memory": f"{driver_memory // 1024**2}m",
+                **sql_conf,
+                "spark.local.dir": str(self.resources.spill_dir("spark")),
+                "spark.ui.enabled": "false",
+                "spark.ui.showConsoleProgress": "false",
+            }
+            builder = pyspark_sql.SparkSession.builder.appName("bakeoff")
         for key, value in self._conf.items():
-            builder = builder.config(key, value)
+            if key != "spark.remote":
+                builder = builder.config(key, value)
         self.session = builder.getOrCreate()
-        self.session.sparkContext.setLogLevel("ERROR")
-        self._java = major
+        if not self.connect:
+            self.session.sparkContext.setLogLevel("ERROR")
+        if self.on_cluster:
+            self._cores = sum(cores for _, cores, _ in self._wait_for_executors())
+            self.session.conf.set("spark.sql.shuffle.partitions", str(self._shuffle_partitions(0)))
+
+    def _executors(self) -> list[tuple[str, int, int]]:
+        """(address, cores, storage memory) of every active executor, the driver left out."""
+        summaries = self.session.sparkContext._jsc.sc().statusStore().executorList(True)
+        executors = (summaries.apply(i) for i in range(summaries.size()))
+        return [
+            (e.hostPort(), e.totalCores(), e.maxMemory()) for e in executors if e.id() != "driver"
+        ]
+
+    def _wait_for_executors(self) -> list[tuple[str, int, int]]:
+        """The cluster's executors once they have registered: the first within
+        EXECUTOR_WAIT_S, then until none has arrived for EXECUTOR_SETTLE_S (untimed)."""
+        deadline = time.monotonic() + EXECUTOR_WAIT_S
+        executors, settled = self._executors(), time.monotonic()
+        while not executors or time.monotonic() - settled < EXECUTOR_SETTLE_S:
+            if not executors and time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"no executor registered with {self.options.address} in "
+                    f"{EXECUTOR_WAIT_S:g} s (no worker with free cores and memory?)"
+                )
+            time.sleep(0.2)
+            now = self._executors()
+            if len(now) != len(executors):
+                executors, settled = now, time.monotonic()
+        return executors
 
     def stop(self) -> None:
         self.session.stop()
 
     def settings(self) -> dict[str, Any]:
-        applied = {key: self.session.conf.get(key, None) for key in RECORDED_DEFAULTS}
+        applied = {key: self._conf_value(key) for key in RECORDED_DEFAULTS}
         return {
             **self._conf,
             "spark.sql.shuffle.partitions": self.session.conf.get("spark.sql.shuffle.partitions"),
             **applied,
+            **({"cluster": self._cluster()} if self.on_cluster or self.connect else {}),
             "java": self._java,
         }
+
+    def _conf_value(self, key: str) -> str | None:
+        """A setting as the session applies it: its value, or Spark's default for it."""
+        try:
+            return self.session.conf.get(key)
+        except Exception:  # no default and not set
+            return None
+
+    def _cluster(self) -> dict[str, Any]:
+        """The cluster, not this machine: its executors, with cores and memory each."""
+        if self.connect:  # a client sees the server's settings, not its executors
+            return {
+                "connect_server": self.options.address,
+                "spark.master": self._conf_value("spark.master"),
+                "spark.app.id": self._conf_value("spark.app.id"),
+            }
+        executors = self._executors()
+        conf = self.session.sparkContext.getConf()
+        return {
+            "executors": len(executors),
+            "cores_per_executor": sorted({cores for _, cores, _ in executors}),
+            "total_cores": sum(cores for _, cores, _ in executors),
+            "spark.executor.memory": conf.get("spark.executor.memory", "1g"),  # Spark's default
+            "storage_memory_per_executor": sorted({memory for _, _, memory in executors}),
+            "executor_addresses": sorted(address for address, _, _ in executors),
+        }
+
+    def worker_processes(self) -> dict[str, int]:
+        """Our application's executors on this machine, each with the Worker daemon that
+        launched it (standalone): the Worker's tree is the worker, else the executor's."""
+        if not (self.on_cluster or self.connect):
+            return {}
+        app = self._conf_value("spark.app.id")
+        found = {}
+        for process in psutil.process_iter(["pid", "ppid", "cmdline"]):
+            command = process.info["cmdline"] or []
+            if EXECUTOR_CLASS not in command or app not in command:
+                continue
+            name = f"executor {_argument(command, '--executor-id')}"
+            root = process.info["pid"]
+            try:
+                parent = psutil.Process(process.info["ppid"])
+                if WORKER_CLASS in parent.cmdline():
+                    name += f" on {_argument(command, '--worker-url')}"
+                    root = parent.pid
+            except psutil.Error:
+                pass
+            found[name] = root
+        return found
+
+    def no_worker_reason(self) -> str:
+        if self.on_cluster or self.connect:
+            return "none of the cluster's executors runs on this machine"
+        return "Spark in local mode runs every task in its driver process, no worker to kill"
 
     def _shuffle_partitions(self, input_bytes: int) -> int:
         """At least two tasks per core, more when the input is large; AQE coalesces the rest."""
         by_size = math.ceil(input_bytes / BYTES_PER_SHUFFLE_PARTITION)
-        per_core = 2 * self.resources.cores
+        per_core = 2 * self._cores
         return max(per_core, math.ceil(by_size / per_core) * per_core)
 
     def prepare(self, dataset: Dataset) -> None:
@@ -133,6 +251,11 @@ class SparkEngine(Engine):
 
     def to_arrow(self, materialized: Any) -> pa.Table:
         return materialized.toArrow()  # a second, untimed execution of the same plan
+
+
+def _argument(command: list[str], flag: str) -> str:
+    """The value after ``flag`` in a command line, or "?"."""
+    return command[command.index(flag) + 1] if flag in command[:-1] else "?"
 
 
 ENGINE = SparkEngine

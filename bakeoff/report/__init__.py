@@ -63,6 +63,7 @@ def build(
         blocks += sections.ab_section(cells, ab_factor)
         blocks += sections.failure_section(cells)
     blocks += sections.single_run_section(rows)
+    blocks += sections.fault_tolerance_section(rows)
     blocks += sections.provenance_section(rows, data_dirs)
     blocks += sections.machine_section(machines(asv_results))
     blocks += sections.all_rows_section(rows)

@@ -16,7 +16,7 @@ from typing import Any
 from bakeoff.report import charts, summary
 from bakeoff.report.page import Block, Code, Heading, Image, Table, Text
 from bakeoff.report.summary import Key
-from bakeoff.report.table import CSV_FIELDS, SINGLE_RUN, Row
+from bakeoff.report.table import CSV_FIELDS, FAULT_INJECTION, SINGLE_RUN, Row
 from bakeoff.units import format_bytes
 from datagen.dataset import MANIFEST_NAME, format_rows
 
@@ -197,7 +197,9 @@ def ab_section(cells: dict[Key, Row], factor: float) -> list[Block]:
 
 
 def single_run_section(rows: list[Row]) -> list[Block]:
-    singles = [row for row in rows if row.source == SINGLE_RUN]
+    singles = [
+        row for row in rows if row.source == SINGLE_RUN and FAULT_INJECTION not in row.settings
+    ]
     if not singles:
         return []
     table = Table("single_runs", ["engine", "version", "workload", "rows", "status", "result"], [])
@@ -212,13 +214,35 @@ def single_run_section(rows: list[Row]) -> list[Block]:
                 cell_text(row) if row.ok else row.detail,
             ]
         )
-        if not row.ok:
+        if row.failed:
             table.failed.add((i, 4))
     return [
         Heading("Single validated runs (bakeoff run, not asv)"),
         Text(
             "Recorded by `bakeoff run`: one validated run each, not asv's repeated samples, "
             "so they are kept out of the charts, the score and asv's tables."
+        ),
+        table,
+    ]
+
+
+def fault_tolerance_section(rows: list[Row]) -> list[Block]:
+    """Per engine, what killing one worker mid-run did (``BAKEOFF_CHAOS_KILL_AFTER``)."""
+    tested = [row for row in rows if FAULT_INJECTION in row.settings]
+    if not tested:
+        return []
+    table = Table("fault_tolerance", ["engine", "workload", "rows", "outcome", "detail"], [])
+    for i, row in enumerate(sorted(tested, key=lambda r: (r.engine, r.rows, r.workload))):
+        table.rows.append([row.engine, row.workload, format_rows(row.rows), row.status, row.detail])
+        if row.failed and row.status != "unsupported":
+            table.failed.add((i, 3))
+    return [
+        Heading("Fault tolerance: one worker killed mid-run"),
+        Text(
+            "One worker of a two-worker cluster was killed (SIGKILL, its whole process tree) a "
+            "set time into the run. recovered: the engine finished and its answer matches the "
+            "reference; otherwise the usual status, after the kill. In-process engines have "
+            "no worker to kill."
         ),
         table,
     ]
@@ -323,6 +347,6 @@ def all_rows_section(rows: list[Row]) -> list[Block]:
         values = [getattr(row, name) for name in shown]
         table.rows.append(["" if v is None else f"{v:.6g}" if isinstance(v, float) else str(v)
                            for v in values])  # fmt: skip
-        if not row.ok:
+        if row.failed:
             table.failed.add((i, shown.index("status")))
     return [Heading("Every result (also in results.csv)"), table]

@@ -80,11 +80,19 @@ class Row:
         return self.status == "ok" and self.time_s is not None
 
     @property
+    def failed(self) -> bool:
+        """No number, and not for a good reason: ``recovered`` (a fault-tolerance test the
+        engine passed) is neither ok nor a failure."""
+        return not self.ok and self.status != RECOVERED
+
+    @property
     def label(self) -> str:
         """The engine as charts and tables name it: with its version in an A/B."""
         return f"{self.engine}=={self.pinned}" if self.pinned else self.engine
 
 
+RECOVERED = "recovered"  # bakeoff.runner.Status.RECOVERED
+FAULT_INJECTION = "fault_injection"  # the settings key bakeoff.chaos records under
 CSV_FIELDS = [f.name for f in fields(Row) if f.name not in ("stats", "sample_values", "timeline")]
 
 
@@ -285,7 +293,10 @@ def single_run_rows(records: list[RunRecord]) -> list[Row]:
     for record in sorted(records, key=lambda r: r.started_at):
         provenance = record.provenance
         key = (record.engine, record.version, record.workload, record.rows)
-        newest[(*key, provenance.get("machine"), provenance.get("harness_commit"))] = record
+        faulted = FAULT_INJECTION in record.settings  # a fault-tolerance test is its own cell
+        newest[(*key, provenance.get("machine"), provenance.get("harness_commit"), faulted)] = (
+            record
+        )
     rows = []
     for record in newest.values():
         ok = record.status == "ok" and record.wall_s is not None
