@@ -30,6 +30,7 @@ import psutil
 import pyarrow as pa
 
 import bakeoff
+from bakeoff import chaos
 from bakeoff.engines.base import Engine, memory_cap
 from bakeoff.probe import TreeMemoryProbe
 from bakeoff.redact import redact
@@ -51,6 +52,7 @@ class Status(enum.StrEnum):
     TIMEOUT = "timeout"
     OUT_OF_MEMORY = "out_of_memory"
     UNSUPPORTED = "unsupported"
+    RECOVERED = "recovered"  # a worker was killed mid-run and the answer is right (bakeoff.chaos)
 
 
 # A process tree past this share of physical memory is stopped and recorded out_of_memory,
@@ -262,21 +264,28 @@ def run_workload(
     emit: Callable[[RunRecord], None] = lambda record: None,
 ) -> RunRecord:
     """Run, time, probe and validate one workload on a started engine; emit its record."""
+
     held = limits.recorded()
+    fault = chaos.from_environment()  # BAKEOFF_CHAOS_KILL_AFTER: kill a worker mid-run
+
+    def make_record(status: Status, detail: str = "", **fields: Any) -> RunRecord:
+        if fault is not None:
+            status, detail = fault.outcome(status, detail)
+            fields["resolved"] = {**fields.get("resolved", {}), "fault_injection": fault.recorded()}
+        return new_record(engine, workload, dataset, Status(status), detail, limits=held, **fields)
 
     def finish(status: Status, detail: str = "", **fields: Any) -> RunRecord:
-        record = new_record(engine, workload, dataset, status, detail, limits=held, **fields)
+        record = make_record(status, detail, **fields)
         emit(record)
         return record
 
     query = implementation(engine.name, workload)
     if isinstance(query, Unsupported):
         return finish(Status.UNSUPPORTED, query.reason)
+    if fault is not None and (refused := fault.refusal(engine)):
+        return finish(*refused)
 
-    watchdog = _Watchdog(
-        emit,
-        lambda status, detail: new_record(engine, workload, dataset, status, detail, limits=held),
-    )
+    watchdog = _Watchdog(emit, make_record)
     limit = limits.memory_bytes
     probe = TreeMemoryProbe(
         limit_bytes=limit,
@@ -290,7 +299,7 @@ def run_workload(
         engine.prepare(dataset)
         engine.before_run()
         watchdog.arm(limits.timeout_s)
-        with probe:
+        with probe, fault.during_run() if fault else contextlib.nullcontext():
             started = time.perf_counter()
             materialized = engine.run(query, dataset)
             wall_s = time.perf_counter() - started
