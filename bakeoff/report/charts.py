@@ -7,6 +7,7 @@ or point would be, never as a zero and never left out. Every axis states its uni
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,10 +76,15 @@ def _pyplot() -> Any:
 
 
 def _log_axis(axis: Any, which: str) -> None:
+    """A log scale where the axis holds a positive value; a chart of only failed cells (or of
+    zero peaks) keeps its linear axis, since there is nothing to put on a log one."""
     from matplotlib import ticker
 
     target = axis.xaxis if which == "x" else axis.yaxis
-    (axis.set_xscale if which == "x" else axis.set_yscale)("log")
+    high = (axis.dataLim.intervalx if which == "x" else axis.dataLim.intervaly)[1]
+    if not (math.isfinite(high) and high > 0):
+        return
+    (axis.set_xscale if which == "x" else axis.set_yscale)("log", nonpositive="mask")
     target.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
     target.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
     target.set_minor_formatter(ticker.NullFormatter())
