@@ -17,7 +17,7 @@ from bakeoff.engines import (
 from bakeoff.errors import InputError
 from bakeoff.runner import Limits, RunRecord, append_to_log, default_memory_limit
 from bakeoff.units import format_bytes
-from workloads import Unsupported, all_workloads, implementation, select_workloads
+from workloads import Unsupported, Workload, all_workloads, implementation, select_workloads
 
 
 def describe(record: RunRecord) -> str:
@@ -51,6 +51,25 @@ def writable_log(log: Path) -> Path:
     return log
 
 
+def table_of(workloads: list[Workload], chosen: str | None) -> str:
+    """The one generated table the workloads read: ``--table`` if given, else theirs."""
+    tables = sorted({workload.table for workload in workloads})
+    if chosen is None and len(tables) == 1:
+        return tables[0]
+    if chosen is None:
+        raise InputError(
+            f"these workloads read different tables ({', '.join(tables)}): run one table's "
+            f"workloads at a time, e.g. --workload {workloads[0].family}"
+        )
+    wrong = next((workload for workload in workloads if workload.table != chosen), None)
+    if wrong is not None:
+        raise InputError(
+            f"{wrong.name} reads the {wrong.table} table, not {chosen}: "
+            f"drop --table or choose workloads of the {chosen} table"
+        )
+    return chosen
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from bakeoff.reference import reference_answer
     from bakeoff.suite import default_timeout
@@ -64,6 +83,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"(pip install 'bakeoff[{args.engine}]')"
         )
     workloads = select_workloads(args.workload)
+    args.table = table_of(workloads, args.table)
     if (args.timeout is not None and args.timeout <= 0) or (
         args.memory_limit is not None and args.memory_limit <= 0
     ):
@@ -96,7 +116,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if log is not None:
             append_to_log(record, log)
         print(record.to_json() if args.json else describe(record), flush=True)
-        failed |= record.status not in ("ok", "unsupported")
+        failed |= record.status not in ("ok", "unsupported", "recovered")
     return 1 if failed else 0
 
 
@@ -154,6 +174,7 @@ def configure(sub: argparse._SubParsersAction) -> None:
         help="workload, family or 'all'; repeat or separate with commas",
     )
     add_dataset_arguments(run)
+    run.set_defaults(table=None)  # by default, the table the chosen workloads read
     run.add_argument(
         "--timeout",
         type=float,

@@ -104,7 +104,7 @@ def _canonical(digest: dict) -> str:
 
 def reference_answer(dataset: Dataset, workload: Workload) -> Reference | None:
     """The stored reference, computed first if needed; ``None`` above the pandas limit."""
-    if dataset.rows > REFERENCE_MAX_ROWS:
+    if dataset.spec.rows > REFERENCE_MAX_ROWS:  # the scale (join: rows of x, not all tables)
         return None
     path = reference_path(dataset, workload)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -192,7 +192,7 @@ def new_record(
         version=engine.version(),
         settings=settings,
         workload=workload.name,
-        rows=dataset.rows,
+        rows=dataset.spec.rows,  # the scale asked for (join: the rows of x, as asv names it)
         status=str(status),
         detail=detail,
         dataset=dataset_info(dataset),

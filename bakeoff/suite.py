@@ -161,7 +161,7 @@ def prepared_workload(workload_name: str, rows: int) -> PreparedWorkload:
     db-benchmark times a query twice in a row. Only one engine is alive at a time.
     """
     global _current
-    if _current is not None and (_current.workload.name, _current.dataset.rows) == (
+    if _current is not None and (_current.workload.name, _current.dataset.spec.rows) == (
         workload_name,
         rows,
     ):
