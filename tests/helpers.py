@@ -78,3 +78,32 @@ def run_engine(
         RunRecord(**json.loads(line)) for line in done.stdout.splitlines() if line.startswith("{")
     ]
     return records, done
+
+
+def assert_answered(
+    engine: str,
+    records: list[RunRecord],
+    done: subprocess.CompletedProcess,
+    names: list[str],
+    known_wrong: frozenset[str] = frozenset(),
+) -> dict[str, RunRecord]:
+    """Every workload in ``names`` ran: validated and timed, or unsupported with the reason its
+    module declares, or (``known_wrong``) a wrong answer that got no timing; the exit code of
+    ``bakeoff run`` agrees. Returns the records by workload for further checks."""
+    from workloads import Unsupported, get_workload, implementation
+
+    by_workload = {record.workload: record for record in records}
+    assert set(by_workload) == set(names), done.stderr[-2000:]
+    for name, record in by_workload.items():
+        cell = implementation(engine, get_workload(name))
+        outcome = (record.status, record.detail)
+        if isinstance(cell, Unsupported):
+            assert outcome == ("unsupported", cell.reason), name
+        elif name in known_wrong:
+            assert record.status == "wrong_answer", (name, outcome)
+            assert record.wall_s is None and not record.validated
+        else:
+            assert record.status == "ok" and record.validated, (name, outcome)
+            assert record.wall_s > 0 and record.digest["rows"] > 0
+    assert done.returncode == (1 if known_wrong else 0), done.stderr[-2000:]
+    return by_workload

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from bakeoff.engines import ENGINE_NAMES
-from tests.helpers import run_engine
-from workloads import Unsupported, get_workload, implementation
+from tests.helpers import assert_answered, run_engine
+from workloads import get_workload
 
 ADVANCED = [f"groupby_q{i}" for i in range(6, 11)]
 VARIANTS = {"plain": (), "nulls": ("--null-pct", "5")}
@@ -46,23 +46,8 @@ def engine_runs(request, data_dir, tmp_path_factory):
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_answers_match_the_reference_or_say_why_not(engine_runs, variant):
     engine, runs = engine_runs
-    records, done = runs[variant]
-    by_workload = {record.workload: record for record in records}
-    assert set(by_workload) == set(ADVANCED), done.stderr[-2000:]
-    for name, record in by_workload.items():
-        cell = implementation(engine, get_workload(name))
-        outcome = (record.status, record.detail)
-        if isinstance(cell, Unsupported):
-            assert outcome == ("unsupported", cell.reason), name
-        elif (engine, name, variant) in KNOWN_WRONG:
-            assert record.status == "wrong_answer", (name, outcome)
-            assert record.wall_s is None and not record.validated
-        else:
-            assert record.status == "ok" and record.validated, (name, outcome)
-            assert record.wall_s > 0
-            assert record.digest["rows"] > 0
-    wrong = any(key[0] == engine and key[2] == variant for key in KNOWN_WRONG)
-    assert done.returncode == (1 if wrong else 0)  # bakeoff run fails on a wrong answer
+    wrong = frozenset(name for (e, name, v) in KNOWN_WRONG if (e, v) == (engine, variant))
+    assert_answered(engine, *runs[variant], ADVANCED, wrong)
 
 
 def _answer(name: str, frame: pd.DataFrame) -> pd.DataFrame:

@@ -14,8 +14,8 @@ import pytest
 
 from bakeoff.engines import ENGINE_NAMES
 from datagen.dataset import Dataset, DatasetSpec
-from tests.helpers import run_engine
-from workloads import Unsupported, get_workload, implementation
+from tests.helpers import assert_answered, run_engine
+from workloads import get_workload
 from workloads.join import JOINS, WORKLOADS
 
 NAMES = [workload.name for workload in WORKLOADS]
@@ -27,22 +27,9 @@ def _run(engine: str, data_dir, results, *extra: str):
     return run_engine(engine, data_dir, results, "--table", "join", *extra, workload="join")
 
 
-def _check(engine: str, records, done) -> None:
-    by_workload = {record.workload: record for record in records}
-    assert set(by_workload) == set(NAMES), done.stderr[-2000:]
-    for name, record in by_workload.items():
-        cell = implementation(engine, get_workload(name))
-        if isinstance(cell, Unsupported):
-            assert (record.status, record.detail) == ("unsupported", cell.reason), name
-        else:
-            assert record.status == "ok" and record.validated, (name, record.detail)
-            assert record.wall_s > 0 and record.digest["rows"] > 0
-    assert done.returncode == 0
-
-
 @pytest.mark.parametrize("engine", ENGINE_NAMES)
 def test_answers_match_the_reference(engine, data_dir, tmp_path):
-    _check(engine, *_run(engine, data_dir, tmp_path))
+    assert_answered(engine, *_run(engine, data_dir, tmp_path), NAMES)
 
 
 @pytest.mark.parametrize("engine", ["dask", "duckdb"])
@@ -51,7 +38,7 @@ def test_answers_over_several_files(engine, data_dir, tmp_path):
     spec = DatasetSpec(table="join", rows=TINY, rows_per_file=ROWS_PER_FILE)
     dataset = Dataset.load(data_dir / spec.name)
     assert len(dataset.table_files("x")) == len(dataset.table_files("big")) == 4
-    _check(engine, records, done)
+    assert_answered(engine, records, done, NAMES)
     if engine == "dask":  # one result partition per partition of x: no single-partition join
         assert all(record.settings["result_partitions"] == 4 for record in records)
 
