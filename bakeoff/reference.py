@@ -11,6 +11,7 @@ under test, so none is computed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import warnings
@@ -83,10 +84,8 @@ def _stored(path: Path, dataset: Dataset, workload: Workload) -> Reference | Non
             workload.name,
         ):
             problem = f"it belongs to another dataset or workload ({meta.get('workload')})"
-        elif _canonical(digest_table(pq.read_table(path), workload).to_dict()) != _canonical(
-            meta["digest"]
-        ):
-            problem = "its rows do not match the digest stored with them (altered, or older)"
+        elif _file_hash(path) != _hash_path(path).read_text().strip():
+            problem = "its bytes do not match the hash written with it (altered, or older)"
         else:
             return Reference(path, Digest.from_dict(meta["digest"]), meta["computed_with"])
     except FileNotFoundError:
@@ -97,9 +96,14 @@ def _stored(path: Path, dataset: Dataset, workload: Workload) -> Reference | Non
     return None
 
 
-def _canonical(digest: dict) -> str:
-    """A digest as exact text (floats round-trip through JSON), NaN equal to itself."""
-    return json.dumps(digest, sort_keys=True)
+def _hash_path(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def _file_hash(path: Path) -> str:
+    """SHA-256 of the file: checking it costs a read, not a re-digest of millions of rows."""
+    with path.open("rb") as stream:
+        return hashlib.file_digest(stream, "sha256").hexdigest()
 
 
 def reference_answer(dataset: Dataset, workload: Workload) -> Reference | None:
@@ -120,9 +124,13 @@ def reference_answer(dataset: Dataset, workload: Workload) -> Reference | None:
         }
         table = table.replace_schema_metadata({METADATA_KEY: json.dumps(meta)})
         partial = path.with_suffix(f".{os.getpid()}.tmp")
+        hashed = _hash_path(partial)
         try:
             pq.write_table(table, partial)
-            os.replace(partial, path)
+            hashed.write_text(_file_hash(partial) + "\n")
+            os.replace(hashed, _hash_path(path))  # a hash without its file is never trusted,
+            os.replace(partial, path)  # and the file comes last
         finally:  # an interrupted write leaves no partial file behind
             partial.unlink(missing_ok=True)
+            hashed.unlink(missing_ok=True)
         return Reference(path, Digest.from_dict(meta["digest"]), meta["computed_with"])

@@ -242,7 +242,7 @@ def _other_dataset(path: Path) -> None:
 REFERENCE_DAMAGE = {
     "garbage": (lambda path: path.write_bytes(b"not parquet at all"), "unreadable"),
     "truncated": (lambda path: path.write_bytes(path.read_bytes()[:-50]), "unreadable"),
-    "edited rows": (_replace_value, "do not match the digest"),
+    "edited rows": (_replace_value, "do not match the hash"),
     "another workload": (_foreign, "another dataset or workload"),
     "another dataset": (_other_dataset, "another dataset or workload"),
 }
