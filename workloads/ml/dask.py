@@ -1,0 +1,162 @@
+"""Dask answers the ml questions with dask.dataframe reductions, and with dask-ml.
+
+Dataframe versions: ``DataFrame.cov()`` (ddof 1) for the covariances, one ``sum()`` over the
+products for the moments, one ``groupby`` per Lloyd iteration (the nearest centre by
+``idxmin(axis=1)`` over the distance columns: the first on a tie), and grouped sums for the
+regression. Library versions: dask-ml's ``PCA``, ``LinearRegression`` and ``KMeans`` on the
+features as a dask array, persisted inside the timed region, as dask-ml's guide recommends for
+estimators that read their input more than once (Spark's caching, likewise).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from bakeoff.lazy import lazy_import
+from workloads.ml import (
+    KMEANS,
+    KMEANS_LIB,
+    OLS,
+    OLS_LIB,
+    PCA,
+    PCA_LIB,
+    REGRESSION,
+)
+from workloads.ml.common import (
+    CLUSTERS,
+    FEATURES,
+    MOMENTS,
+    TARGET,
+    initial_centres,
+    kmeans_table,
+    lloyd,
+    ols_from_moments,
+    ols_table,
+    pca_from_covariance,
+    pca_table,
+    squared_distance,
+)
+
+dask = lazy_import("dask")
+da = lazy_import("dask.array")
+dd = lazy_import("dask.dataframe")
+cluster = lazy_import("dask_ml.cluster")
+decomposition = lazy_import("dask_ml.decomposition")
+linear_model = lazy_import("dask_ml.linear_model")
+
+
+def wrap(table: pa.Table) -> Any:
+    return dd.from_pandas(table.to_pandas(), npartitions=1)
+
+
+def pca(engine: Any, dataset: Any) -> Any:
+    cov = engine.scan(dataset)[list(FEATURES)].cov().compute()
+    return wrap(pca_from_covariance(cov.loc[list(FEATURES), list(FEATURES)].to_numpy()))
+
+
+def ols(engine: Any, dataset: Any) -> Any:
+    frame = engine.scan(dataset)[[*FEATURES, TARGET]]
+    products = {
+        name: frame[b] if a is None else frame[a] if b is None else frame[a] * frame[b]
+        for name, a, b in MOMENTS
+        if name != "n"
+    }
+    sums, rows = dask.compute(frame.assign(**products)[list(products)].sum(), frame.shape[0])
+    return wrap(ols_from_moments({**sums.to_dict(), "n": float(rows)}))
+
+
+def _step(engine: Any, dataset: Any, centres: np.ndarray) -> pa.Table:
+    """One Lloyd iteration: the first nearest centre of each row, then the clusters' means."""
+    frame = engine.scan(dataset)[list(FEATURES)]
+    names = [f"d{k}" for k in range(len(centres))]
+    distances = frame.assign(
+        **{
+            name: squared_distance(frame.__getitem__, c)
+            for name, c in zip(names, centres, strict=True)
+        }
+    )
+    nearest = (
+        distances[names]
+        .idxmin(axis=1)
+        .map({name: k for k, name in enumerate(names)}, meta=("cluster", "int64"))
+    )
+    means = (
+        frame.assign(cluster=nearest)
+        .groupby("cluster")
+        .agg(count=(FEATURES[0], "size"), **{name: (name, "mean") for name in FEATURES})
+    )
+    return pa.Table.from_pandas(means.compute().reset_index(), preserve_index=False)
+
+
+def kmeans(engine: Any, dataset: Any) -> Any:
+    return wrap(lloyd(lambda centres: _step(engine, dataset, centres), initial_centres(dataset)))
+
+
+def regression(engine: Any, dataset: Any) -> Any:
+    """regr_slope, regr_intercept and regr_r2 from grouped sums over the complete pairs."""
+    keys = ["id2", "id4"]
+    frame = engine.scan(dataset)[[*keys, "v1", "v2"]]
+    both = frame["v1"].notnull() & frame["v2"].notnull()
+    x, y = frame["v1"].where(both).astype("float64"), frame["v2"].where(both).astype("float64")
+    pairs = frame[keys].assign(x=x, y=y, xx=x * x, yy=y * y, xy=x * y)
+    sums = (
+        pairs.groupby(keys, dropna=False)
+        .agg(n=("x", "count"), **{c: (c, "sum") for c in ("x", "y", "xx", "yy", "xy")})
+        .reset_index()
+    )
+    n = sums["n"]
+    sxx = sums["xx"] - sums["x"] ** 2 / n
+    syy = sums["yy"] - sums["y"] ** 2 / n
+    sxy = sums["xy"] - sums["x"] * sums["y"] / n
+    defined = sxx > 0
+    slope = (sxy / sxx).where(defined)
+    r2 = (sxy**2 / (sxx * syy)).where(syy > 0, 1.0).where(defined)
+    return sums[keys].assign(slope=slope, intercept=(sums["y"] - slope * sums["x"]) / n, r2=r2)
+
+
+def _array(engine: Any, dataset: Any, columns: list[str]) -> Any:
+    """The columns as a dask array with known chunk sizes, persisted for the estimator."""
+    return engine.scan(dataset)[columns].to_dask_array(lengths=True).persist()
+
+
+def pca_lib(engine: Any, dataset: Any) -> Any:
+    """svd_solver="full": the exact decomposition (a tall-skinny QR), not a randomized one."""
+    model = decomposition.PCA(n_components=len(FEATURES), svd_solver="full")
+    model.fit(_array(engine, dataset, list(FEATURES)))
+    return wrap(pca_table(model.components_, model.explained_variance_ratio_))
+
+
+def ols_lib(engine: Any, dataset: Any) -> Any:
+    """solver="newton": unpenalized (dask-ml's default, admm, adds an l2 penalty with C=1),
+    and exact for least squares in one step (the Hessian is X'X)."""
+    data = _array(engine, dataset, [*FEATURES, TARGET])
+    model = linear_model.LinearRegression(solver="newton", fit_intercept=True)
+    model.fit(data[:, : len(FEATURES)], data[:, len(FEATURES)])
+    return wrap(ols_table(model.intercept_, model.coef_))
+
+
+def kmeans_lib(engine: Any, dataset: Any) -> Any:
+    """dask-ml's KMeans from the manifest's initial centres, 10 iterations, tol=0."""
+    model = cluster.KMeans(
+        n_clusters=CLUSTERS, init=initial_centres(dataset), max_iter=10, tol=0.0, random_state=0
+    )
+    features = _array(engine, dataset, list(FEATURES))  # held until the labels are counted
+    model.fit(features)
+    sizes = da.bincount(model.labels_, minlength=CLUSTERS).compute()
+    del features
+    centres = np.asarray(model.cluster_centers_)
+    return wrap(kmeans_table(centres, sizes))
+
+
+QUERIES = {
+    PCA.name: pca,
+    OLS.name: ols,
+    KMEANS.name: kmeans,
+    REGRESSION.name: regression,
+    PCA_LIB.name: pca_lib,
+    OLS_LIB.name: ols_lib,
+    KMEANS_LIB.name: kmeans_lib,
+}

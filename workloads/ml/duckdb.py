@@ -1,0 +1,27 @@
+"""DuckDB answers the ml questions in SQL (workloads/ml/sql.py); it ships no ML library."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+from workloads.ml import LIBRARY_WORKLOADS
+from workloads.ml.sql import sql_queries
+
+
+def fetch(relation: Any) -> pa.Table:
+    return relation.to_arrow_table()
+
+
+def wrap(engine: Any, table: pa.Table) -> Any:
+    return engine.connection.from_arrow(table)
+
+
+QUERIES = sql_queries(fetch, wrap)
+
+UNSUPPORTED = dict.fromkeys(
+    LIBRARY_WORKLOADS,
+    "DuckDB ships no machine-learning library (no PCA, regression or k-means functions); "
+    "the SQL versions (ml_m1..ml_m3) are its answer",
+)

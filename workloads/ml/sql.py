@@ -1,0 +1,61 @@
+"""The ml questions in SQL, for the engines that answer in SQL (DuckDB, Spark).
+
+Both run the same statements (workloads/ml/__init__.py): the covariances with ``covar_samp``,
+the moments with ``sum``, each Lloyd iteration as one statement with the centres as DOUBLE
+literals, and the regression with ``regr_slope``/``regr_intercept``/``regr_r2``. An engine
+gives two functions: ``fetch`` (a statement's few rows as Arrow, an engine action inside the
+timed region) and ``wrap`` (the numpy-finished answer as the engine's own table, which its
+adapter then materializes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pyarrow as pa
+
+from workloads import canonical_sql_queries
+from workloads.ml import KMEANS, OLS, PCA, REGRESSION, covariance_sql, lloyd_sql, moments_sql
+from workloads.ml.common import (
+    PAIRS,
+    covariance_matrix,
+    initial_centres,
+    lloyd,
+    ols_from_moments,
+    pca_from_covariance,
+)
+
+Fetch = Callable[[Any], pa.Table]
+Wrap = Callable[[Any, pa.Table], Any]
+
+
+def pca(fetch: Fetch, wrap: Wrap, engine: Any, dataset: Any) -> Any:
+    row = fetch(engine.sql(dataset, covariance_sql())).to_pylist()[0]
+    cov = covariance_matrix({(a, b): row[f"{a}_{b}"] for a, b in PAIRS})
+    return wrap(engine, pca_from_covariance(cov))
+
+
+def ols(fetch: Fetch, wrap: Wrap, engine: Any, dataset: Any) -> Any:
+    return wrap(engine, ols_from_moments(fetch(engine.sql(dataset, moments_sql())).to_pylist()[0]))
+
+
+def kmeans(fetch: Fetch, wrap: Wrap, engine: Any, dataset: Any) -> Any:
+    def step(centres: Any) -> pa.Table:
+        return fetch(engine.sql(dataset, lloyd_sql(centres)))
+
+    return wrap(engine, lloyd(step, initial_centres(dataset)))
+
+
+def sql_queries(fetch: Fetch, wrap: Wrap) -> dict[str, Callable[[Any, Any], Any]]:
+    """QUERIES for a SQL engine: m4 is its canonical statement, m1-m3 finish in numpy."""
+
+    def bind(function: Callable[..., Any]) -> Callable[[Any, Any], Any]:
+        return lambda engine, dataset: function(fetch, wrap, engine, dataset)
+
+    return {
+        PCA.name: bind(pca),
+        OLS.name: bind(ols),
+        KMEANS.name: bind(kmeans),
+        **canonical_sql_queries((REGRESSION,)),
+    }
