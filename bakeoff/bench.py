@@ -140,13 +140,16 @@ def derived_config(repo: Path, choices: list[EngineChoice], work_dir: Path) -> P
 
 def prepare_data(scales: list[int], workloads: list[Workload]) -> None:
     """Every dataset the suite reads, and the reference answer of every workload on it."""
+    needed: dict[DatasetSpec, list[Workload]] = {}
     for rows in scales:
-        for table in sorted({w.table for w in workloads}):
-            dataset = usable_dataset(DatasetSpec(table=table, rows=rows), paths.data_dir())
-            for workload in workloads:
-                if workload.table == table:
-                    reference_answer(dataset, workload)
-            print(f"dataset ready: {dataset.path}", flush=True)
+        for workload in workloads:
+            spec = DatasetSpec(table=workload.table, rows=workload.suite_rows(rows))
+            needed.setdefault(spec, []).append(workload)
+    for spec, readers in needed.items():
+        dataset = usable_dataset(spec, paths.data_dir())
+        for workload in readers:
+            reference_answer(dataset, workload)
+        print(f"dataset ready: {dataset.path}", flush=True)
 
 
 def asv(config: Path, *arguments: str, env: dict[str, str], quiet: bool = False) -> int:

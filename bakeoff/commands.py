@@ -51,23 +51,19 @@ def writable_log(log: Path) -> Path:
     return log
 
 
-def table_of(workloads: list[Workload], chosen: str | None) -> str:
-    """The one generated table the workloads read: ``--table`` if given, else theirs."""
-    tables = sorted({workload.table for workload in workloads})
-    if chosen is None and len(tables) == 1:
-        return tables[0]
-    if chosen is None:
-        raise InputError(
-            f"these workloads read different tables ({', '.join(tables)}): run one table's "
-            f"workloads at a time, e.g. --workload {workloads[0].family}"
-        )
-    wrong = next((workload for workload in workloads if workload.table != chosen), None)
+def by_table(workloads: list[Workload], chosen: str | None) -> dict[str, list[Workload]]:
+    """The workloads grouped by the generated table they read, each group run on its own
+    dataset; ``--table``, when given, must be the table of every one of them."""
+    wrong = next((w for w in workloads if chosen is not None and w.table != chosen), None)
     if wrong is not None:
         raise InputError(
             f"{wrong.name} reads the {wrong.table} table, not {chosen}: "
             f"drop --table or choose workloads of the {chosen} table"
         )
-    return chosen
+    groups: dict[str, list[Workload]] = {}
+    for workload in workloads:
+        groups.setdefault(workload.table, []).append(workload)
+    return groups
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -82,8 +78,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"{args.engine} is not installed in this environment "
             f"(pip install 'bakeoff[{args.engine}]')"
         )
-    workloads = select_workloads(args.workload)
-    args.table = table_of(workloads, args.table)
+    groups = by_table(select_workloads(args.workload), args.table)
     if (args.timeout is not None and args.timeout <= 0) or (
         args.memory_limit is not None and args.memory_limit <= 0
     ):
@@ -94,29 +89,34 @@ def cmd_run(args: argparse.Namespace) -> int:
         extra={**configured.extra, **parse_options(args.option)},
     )
     create_engine(args.engine, options)  # checks the options before any data is made
-    spec = spec_from_args(args)
-    validate(spec, data_root(args.data_dir))  # then what must be writable, before any work
+    specs = {
+        table: spec_from_args(argparse.Namespace(**{**vars(args), "table": table}))
+        for table in groups
+    }
+    for spec in specs.values():  # every spec and what must be writable, before any work
+        validate(spec, data_root(args.data_dir))
     log = None if args.no_log else writable_log(paths.run_log())
-    dataset = usable_dataset(spec, args.data_dir)
-    for workload in workloads:  # computed here, once, so no timed run waits for pandas
-        reference_answer(dataset, workload)
     memory = (
         int(args.memory_limit * 2**30) if args.memory_limit is not None else default_memory_limit()
     )
-    timeout = args.timeout if args.timeout is not None else default_timeout(spec.rows)
     failed = False
-    for record in run_supervised(  # each record is kept as soon as it is known
-        args.engine,
-        options,
-        dataset,
-        workloads,
-        Limits(timeout_s=timeout, memory_bytes=memory),
-        share_session=args.share_session,
-    ):
-        if log is not None:
-            append_to_log(record, log)
-        print(record.to_json() if args.json else describe(record), flush=True)
-        failed |= record.status not in ("ok", "unsupported", "recovered")
+    for table, workloads in groups.items():
+        dataset = usable_dataset(specs[table], args.data_dir)
+        for workload in workloads:  # computed here, once, so no timed run waits for pandas
+            reference_answer(dataset, workload)
+        timeout = args.timeout if args.timeout is not None else default_timeout(specs[table].rows)
+        for record in run_supervised(  # each record is kept as soon as it is known
+            args.engine,
+            options,
+            dataset,
+            workloads,
+            Limits(timeout_s=timeout, memory_bytes=memory),
+            share_session=args.share_session,
+        ):
+            if log is not None:
+                append_to_log(record, log)
+            print(record.to_json() if args.json else describe(record), flush=True)
+            failed |= record.status not in ("ok", "unsupported", "recovered")
     return 1 if failed else 0
 
 

@@ -22,7 +22,7 @@ from bakeoff.suite import (  # noqa: E402
     suite_timeout,
     suite_workloads,
 )
-from workloads import FAMILIES  # noqa: E402
+from workloads import FAMILIES, Workload  # noqa: E402
 
 
 class _WorkloadFamily:
@@ -51,16 +51,19 @@ class _WorkloadFamily:
     track_peak_tree_bytes.unit = "bytes"
 
 
-def _family_benchmark(family: str, names: list[str]) -> type:
-    """One asv class per workload family (``GroupBy``, ``Join``, ...), its workloads x scales."""
+def _family_benchmark(family: str, workloads: list[Workload]) -> type:
+    """One asv class per workload family (``GroupBy``, ``Join``, ...): its workloads x the rows
+    they read at the suite's scales (the ml family reads a share of them)."""
     title = {"groupby": "GroupBy", "ml": "ML"}.get(family, family.title())
+    names = [w.name for w in workloads]
+    rows = sorted({w.suite_rows(scale) for w in workloads for scale in suite_scales()})
     doc = f"The {family} workloads."
-    return type(title, (_WorkloadFamily,), {"__doc__": doc, "params": (names, suite_scales())})
+    return type(title, (_WorkloadFamily,), {"__doc__": doc, "params": (names, rows)})
 
 
 # asv finds benchmarks as module attributes; a new family needs no code here.
 for _family in FAMILIES:
-    _names = [w.name for w in suite_workloads() if w.family == _family]
-    if _names:
-        _benchmark = _family_benchmark(_family, _names)
+    _workloads = [w for w in suite_workloads() if w.family == _family]
+    if _workloads:
+        _benchmark = _family_benchmark(_family, _workloads)
         globals()[_benchmark.__name__] = _benchmark

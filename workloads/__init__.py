@@ -18,7 +18,7 @@ from typing import Any
 from bakeoff.errors import InputError
 from workloads.spec import Workload
 
-FAMILIES: tuple[str, ...] = ("groupby", "join", "window")
+FAMILIES: tuple[str, ...] = ("groupby", "join", "window", "ml")
 
 # An implementation takes the started engine and the dataset and returns the engine's own
 # (usually lazy) result; the engine adapter materializes it inside the timed region.

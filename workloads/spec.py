@@ -41,6 +41,13 @@ class Workload:
     # A check beyond the comparison with the reference (true coefficients, an inertia
     # recomputed independently): given the result and the dataset, a problem or None. Untimed.
     check: Callable[[pa.Table, Any], str | None] | None = None
+    # The share of the suite's scale this question runs at under asv and `bakeoff bench`
+    # (`bakeoff run` always takes --rows as given); see suite_rows.
+    suite_share: float = 1.0
+
+    def suite_rows(self, rows: int) -> int:
+        """The rows this question reads when the suite runs at ``rows``."""
+        return max(1, round(rows * self.suite_share))
 
     @property
     def sum_columns(self) -> tuple[str, ...]:
