@@ -251,6 +251,7 @@ def cmd_continuous(args: argparse.Namespace) -> int:
 
 
 def add_suite_arguments(parser: argparse.ArgumentParser) -> None:
+    from bakeoff.commands import add_memory_cap_argument
     from bakeoff.report import DEFAULT_AB_FACTOR
 
     parser.add_argument(
@@ -272,6 +273,7 @@ def add_suite_arguments(parser: argparse.ArgumentParser) -> None:
         help="workloads or families, comma-separated (default %(default)s)",
     )
     parser.add_argument("--bench", default=None, help="asv --bench regex to select benchmarks")
+    add_memory_cap_argument(parser)
     parser.add_argument("--repo", default=".", help="the bakeoff repository (default: here)")
     parser.add_argument(
         "--ab-factor",

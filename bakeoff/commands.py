@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from bakeoff import paths
@@ -49,6 +50,30 @@ def writable_log(log: Path) -> Path:
             "writable directory (or pass --no-log)"
         ) from None
     return log
+
+
+def add_memory_cap_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--memory-cap",
+        type=memory_cap_option,
+        default=None,
+        metavar="SIZE",
+        help="cap the whole run (e.g. 4GiB): every engine's native limit is derived from it and "
+        "a run that crosses it is recorded out_of_memory (same as BAKEOFF_MEMORY_CAP)",
+    )
+
+
+def memory_cap_option(text: str) -> str:
+    """Check a --memory-cap and set it for this process and everything it starts."""
+    from bakeoff.engines.base import MEMORY_CAP_VARIABLE
+    from bakeoff.units import parse_bytes
+
+    try:
+        parse_bytes(text)
+    except InputError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    os.environ[MEMORY_CAP_VARIABLE] = text
+    return text
 
 
 def by_table(workloads: list[Workload], chosen: str | None) -> dict[str, list[Workload]]:
@@ -189,6 +214,7 @@ def configure(sub: argparse._SubParsersAction) -> None:
         metavar="GIB",
         help="process-tree memory limit; default 90%% of physical memory",
     )
+    add_memory_cap_argument(run)
     run.add_argument(
         "--address",
         default=None,

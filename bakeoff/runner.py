@@ -287,11 +287,12 @@ def run_workload(
 
     watchdog = _Watchdog(emit, make_record)
     limit = limits.memory_bytes
+    what = "memory cap" if limit is not None and limit == memory_cap() else "limit"
     probe = TreeMemoryProbe(
         limit_bytes=limit,
         on_exceed=lambda rss: watchdog.abort(
             Status.OUT_OF_MEMORY,
-            f"process tree reached {format_bytes(rss)}, over the {format_bytes(limit)} limit",
+            f"process tree reached {format_bytes(rss)}, over the {format_bytes(limit)} {what}",
         ),
     )
     session_runs = engine.runs

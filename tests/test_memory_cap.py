@@ -40,3 +40,25 @@ def test_the_cap_becomes_every_limit(monkeypatch):
 def test_no_cap_leaves_the_machine(monkeypatch):
     monkeypatch.delenv(MEMORY_CAP_VARIABLE, raising=False)
     assert not Resources.detect().capped
+
+
+def test_a_run_over_its_cap_is_out_of_memory_at_cap(data_dir, tmp_path):
+    """bakeoff run --memory-cap: DuckDB's limit follows the cap; crossing it is a record."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("duckdb")
+    done = subprocess.run(
+        [sys.executable, "-m", "bakeoff", "run", "--engine", "duckdb", "--workload",
+         "groupby_q3", "--rows", "1e6", "--data-dir", str(data_dir), "--json",
+         "--memory-cap", "150MiB"],
+        capture_output=True, text=True, timeout=600,
+        env={**os.environ, "BAKEOFF_RESULTS_DIR": str(tmp_path)},
+    )  # fmt: skip
+    records = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert [r["status"] for r in records] == ["out_of_memory"], done.stderr[-2000:]
+    assert "over the 150.0 MiB memory cap" in records[0]["detail"]
+    assert records[0]["settings"]["memory_limit"] == "120MiB"
+    assert records[0]["settings"]["memory_cap_bytes"] == 150 * 1024**2
