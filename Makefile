@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 $(VAEX_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VAEX_VENV)
 	$(VAEX_VENV)/bin/python -m pip install $(PIP_FLAGS) --upgrade pip
-	$(VAEX_VENV)/bin/python -m pip install $(PIP_FLAGS) -e '.[vaex]'
+	$(VAEX_VENV)/bin/python -m pip install $(PIP_FLAGS) -e '.[vaex,vaex-lib]'
 	touch $@
 
 setup: $(VENV)/.installed $(VAEX_VENV)/.installed

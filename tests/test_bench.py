@@ -75,8 +75,8 @@ def test_install_command_pins_every_distribution_of_the_extra(tmp_path):
         )
         return json.loads(done.stdout.replace("'", '"'))[5:]
 
-    assert install("dask", "2024.12.1") == [
-        f"{wheel}[dask]",
+    assert install("dask", "2024.12.1") == [  # dask-ml, versioned apart, is never pinned
+        f"{wheel}[dask,dask-lib]",
         "dask==2024.12.1",
         "distributed==2024.12.1",
     ]
