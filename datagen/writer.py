@@ -260,25 +260,41 @@ def _write_all(
     build_ahead = workers < (os.cpu_count() or 1)
     context = multiprocessing.get_context()
     queue = context.SimpleQueue() if not bar.disable else None
-    with ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         workers, mp_context=context, initializer=prepare_worker, initargs=(queue,)
-    ) as pool:
+    )
+    try:
         futures = [
             pool.submit(_write_file_in_worker, generator, spec, file, root, build_ahead)
             for file in files
         ]
-        try:
-            pending: set[Future[dict[str, Any]]] = set(futures)
-            while pending:
-                done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
-                _drain(queue, bar)
-                for future in done:
-                    future.result()  # the first failure stops the run
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
-        _drain(queue, bar)
-        return [future.result() for future in futures]
+        pending: set[Future[dict[str, Any]]] = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+            _drain(queue, bar)
+            for future in done:
+                future.result()  # the first failure stops the run
+    except BaseException:
+        _stop(pool)
+        raise
+    pool.shutdown(wait=True)
+    _drain(queue, bar)
+    return [future.result() for future in futures]
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Stop the pool and its processes after a failure or an interrupt (Ctrl-C, SIGTERM).
+
+    An interrupt between the pool starting its processes and starting its manager thread
+    leaves a pool that ``shutdown`` cannot join (RuntimeError): its processes are then ended
+    directly, so the interrupt, not that error, is what the caller sees.
+    """
+    try:
+        pool.shutdown(wait=True, cancel_futures=True)
+    except RuntimeError:
+        for process in multiprocessing.active_children():
+            process.kill()
+            process.join(timeout=10)
 
 
 def _tables(
