@@ -84,7 +84,7 @@ def _log_axis(axis: Any, which: str) -> None:
     high = (axis.dataLim.intervalx if which == "x" else axis.dataLim.intervaly)[1]
     if not (math.isfinite(high) and high > 0):
         return
-    (axis.set_xscale if which == "x" else axis.set_yscale)("log", nonpositive="mask")
+    (axis.set_xscale if which == "x" else axis.set_yscale)("log")
     target.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
     target.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
     target.set_minor_formatter(ticker.NullFormatter())

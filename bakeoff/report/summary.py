@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -45,7 +46,11 @@ def labels_of(cells: dict[Key, Row]) -> list[str]:
 
 
 def workloads_of(cells: dict[Key, Row], family: str | None = None) -> list[str]:
-    return sorted({r.workload for r in cells.values() if family in (None, r.family)})
+    """Workload names in reading order: groupby_q2 before groupby_q10."""
+    names = {r.workload for r in cells.values() if family in (None, r.family)}
+    return sorted(
+        names, key=lambda name: [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)]
+    )
 
 
 def scales_of(cells: dict[Key, Row], family: str | None = None) -> list[int]:
