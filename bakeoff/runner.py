@@ -180,11 +180,11 @@ def new_record(
     detail: str = "",
     **fields: Any,
 ) -> RunRecord:
+    resolved = fields.pop("resolved", {})  # what the engine chose for this run
     try:
-        settings = {**engine.settings(), **fields.pop("resolved", {})}
+        settings = {**engine.settings(), **resolved}
     except Exception:  # the engine never started: no settings to report
         settings = {}
-    fields.pop("resolved", None)
     if engine.resources.capped:  # what every native limit above was derived from
         settings["memory_cap_bytes"] = engine.resources.memory_bytes
     return RunRecord(

@@ -18,6 +18,7 @@ hooks compare with the truth the generator recorded (``dataset.metadata``).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -353,40 +354,31 @@ REGRESSION = _ml(
     reference=_regression,
     rel_tol=MOMENTS_REL_TOL,
 )
-PCA_LIB = _ml(
-    "m1_lib",
-    "ml",
-    "m1 with the engine's ML library (pyspark.ml PCA, dask-ml PCA, vaex.ml.PCA)",
+
+
+def _library(base: Workload, library: str, sql: str, **changes: Any) -> Workload:
+    """The question of ``base`` answered with each engine's ML library: the same data, keys,
+    reference and checks unless ``changes`` says otherwise."""
+    question = f"{base.name.removeprefix('ml_')} with the engine's ML library ({library})"
+    return replace(base, name=f"{base.name}_lib", question=question, sql=sql, **changes)
+
+
+PCA_LIB = _library(
+    PCA,
+    "pyspark.ml PCA, dask-ml PCA, vaex.ml.PCA",
     "-- library: PCA(k=16) of the assembled features; explained variance ratio and components",
     columns=tuple(c for c in PCA_COLUMNS if c != "eigenvalue"),
-    keys=("component",),
-    input_columns=FEATURES,
     reference=_pca_ratios,
-    rel_tol=PCA_REL_TOL,
 )
-OLS_LIB = _ml(
-    "m2_lib",
-    "ml",
-    "m2 with the engine's ML library (pyspark.ml LinearRegression, dask-ml LinearRegression)",
+OLS_LIB = _library(
+    OLS,
+    "pyspark.ml LinearRegression, dask-ml LinearRegression",
     "-- library: LinearRegression with intercept, no regularization",
-    columns=OLS_COLUMNS,
-    keys=("term",),
-    input_columns=(*FEATURES, TARGET),
-    reference=_ols,
-    rel_tol=OLS_REL_TOL,
-    check=check_coefficients,
 )
-KMEANS_LIB = _ml(
-    "m3_lib",
-    "blobs",
-    "m3 with the engine's ML library (pyspark.ml KMeans, dask-ml KMeans, vaex.ml KMeans)",
+KMEANS_LIB = _library(
+    KMEANS,
+    "pyspark.ml KMeans, dask-ml KMeans, vaex.ml KMeans",
     "-- library: KMeans(k=8, maxIter=10, tol=0), clusters numbered by nearest initial centre",
-    columns=KMEANS_COLUMNS,
-    keys=("cluster",),
-    input_columns=(*FEATURES, "label"),
-    reference=_kmeans,
-    rel_tol=KMEANS_REL_TOL,
-    check=check_clusters,
 )
 
 WORKLOADS: tuple[Workload, ...] = (PCA, OLS, KMEANS, REGRESSION, PCA_LIB, OLS_LIB, KMEANS_LIB)
