@@ -22,7 +22,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from bakeoff.probe import TreeMemoryProbe
 from bakeoff.redact import redact
 from bakeoff.reference import Reference
 from bakeoff.units import format_bytes
-from bakeoff.validation import FULL_COMPARE_MAX_ROWS, compare, digest_table
+from bakeoff.validation import FULL_COMPARE_MAX_ROWS, compare, digest_table, normalize
 from datagen.dataset import Dataset
 from workloads import Unsupported, implementation
 from workloads.spec import Workload
@@ -102,7 +102,10 @@ class RunRecord:
 
     @classmethod
     def from_json(cls, line: str) -> RunRecord:
-        return cls(**json.loads(line))
+        """A record from its JSON line; fields this version does not know are ignored, so
+        logs written by older and newer harness versions both read."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in json.loads(line).items() if k in known})
 
 
 def first_line(error: BaseException) -> str:
@@ -320,14 +323,14 @@ def run_workload(
     }
     try:
         resolved = engine.resolved(materialized)
-        result = engine.to_arrow(materialized)
+        result = normalize(engine.to_arrow(materialized), workload)  # once: sorting is costly
     except Exception as error:
         return finish(
             Status.ERROR, f"reading the result back failed: {first_line(error)}", **measured
         )
     finally:
         engine.release(materialized)
-    digest = digest_table(result, workload).to_dict()
+    digest = digest_table(result, workload, normalized=True).to_dict()
     if reference is None:
         return finish(
             Status.OK,
@@ -339,7 +342,7 @@ def run_workload(
     expected = (
         reference.table() if reference.digest.rows <= FULL_COMPARE_MAX_ROWS else reference.digest
     )
-    problem = compare(result, expected, workload)
+    problem = compare(result, expected, workload, normalized=True)
     if not problem and workload.check is not None:
         problem = workload.check(result, dataset)
     if problem:  # a wrong answer keeps its digest for diagnosis, but never a timing

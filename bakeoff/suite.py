@@ -26,10 +26,11 @@ from bakeoff.runner import (
     Status,
     append_to_log,
     default_memory_limit,
+    provenance,
     run_workload,
 )
 from datagen.cli import usable_dataset
-from datagen.dataset import DatasetSpec, parse_rows
+from datagen.dataset import Dataset, DatasetSpec, parse_rows
 from workloads import Unsupported, Workload, get_workload, implementation, select_workloads
 
 ENGINE_VARIABLE = "BAKEOFF_ENGINE"
@@ -104,24 +105,20 @@ class PreparedWorkload:
     def __init__(self, workload_name: str, rows: int) -> None:
         engine_name = suite_engine()
         self.workload = get_workload(workload_name)
+        self.query = implementation(engine_name, self.workload)
+        if isinstance(self.query, Unsupported):
+            raise NotImplementedError(self.query.reason)
         self.dataset = usable_dataset(
             DatasetSpec(table=self.workload.table, rows=rows), paths.data_dir()
         )
         self.engine = create_engine(engine_name)
         self._materialized: object | None = None
-        self.query = implementation(engine_name, self.workload)
-        if isinstance(self.query, Unsupported):
-            raise NotImplementedError(self.query.reason)
         self.engine.start()
-        limits = Limits(
-            timeout_s=suite_timeout(rows),
-            memory_bytes=default_memory_limit(),
-        )
         self.record: RunRecord = run_workload(
             self.engine,
             self.workload,
             self.dataset,
-            limits=limits,
+            limits=suite_limits(rows),
             reference=reference_answer(self.dataset, self.workload),
             emit=lambda record: append_to_log(record, paths.run_log()),
         )
@@ -149,6 +146,62 @@ class PreparedWorkload:
         self.engine.stop()
 
 
+def suite_limits(rows: int) -> Limits:
+    return Limits(timeout_s=suite_timeout(rows), memory_bytes=default_memory_limit())
+
+
+def validated_peak(workload_name: str, rows: int) -> float:
+    """The tree peak of this cell's validated run under asv, without running it twice.
+
+    asv runs ``time_query`` and the peak benchmark of a cell in separate processes. The timing
+    process's validated run is in the run log; when it was made by this asv commit and
+    environment, on this dataset, under the same limits, its peak is this cell's. Otherwise
+    (asv resumed, ``--bench`` chose only the peak, the run failed) the cell is prepared here.
+    """
+    engine_name = suite_engine()
+    workload = get_workload(workload_name)
+    query = implementation(engine_name, workload)
+    if isinstance(query, Unsupported):
+        raise NotImplementedError(query.reason)  # asv: skipped, as the timing is
+    record = _logged_run(engine_name, workload, rows)
+    if record is None:
+        record = prepared_workload(workload_name, rows).record
+    return float(record.peak_bytes)
+
+
+def _logged_run(engine_name: str, workload: Workload, rows: int) -> RunRecord | None:
+    """The newest validated run of this cell by this asv commit and environment, if any."""
+    here = provenance()
+    if not here.get("asv_env_name") or here.get("harness_commit") in (None, "", "unknown"):
+        return None  # not under asv: nothing identifies the run to reuse
+    path = paths.data_dir() / DatasetSpec(table=workload.table, rows=rows).name
+    try:
+        checksum = Dataset.open(path).checksum
+    except Exception:  # missing or unreadable: preparing the cell says what is wrong
+        return None
+    limits = suite_limits(rows).recorded()
+    found = None
+    log = paths.run_log()
+    for line in log.read_text().splitlines() if log.exists() else []:
+        if not line.strip():
+            continue
+        record = RunRecord.from_json(line)
+        if (
+            record.engine == engine_name
+            and record.workload == workload.name
+            and record.rows == rows
+            and record.status == Status.OK
+            and record.validated
+            and record.peak_bytes is not None
+            and record.dataset.get("checksum") == checksum
+            and record.limits == limits
+            and all(record.provenance.get(key) == here[key] for key in _SAME_RUN)
+        ):
+            found = record
+    return found
+
+
+_SAME_RUN = ("harness_commit", "asv_env_name", "machine")
 _current: PreparedWorkload | None = None
 
 

@@ -162,9 +162,11 @@ def _exact_checksum(values: np.ndarray, hashes: np.ndarray) -> int | None:
         return int((values.astype(np.int64).view(np.uint64) * hashes).sum(dtype=np.uint64))
 
 
-def digest_table(table: pa.Table, workload: Workload) -> Digest:
-    """Digest a result (an engine's or the reference's) for storing and comparing."""
-    table = normalize(table, workload)
+def digest_table(table: pa.Table, workload: Workload, *, normalized: bool = False) -> Digest:
+    """Digest a result (an engine's or the reference's) for storing and comparing;
+    ``normalized``: the table is already as :func:`normalize` leaves it."""
+    if not normalized:
+        table = normalize(table, workload)
     keys = [key for key in workload.keys if key in table.column_names]
     hashes = key_hashes(table, keys)
     weights = 1.0 + (hashes >> np.uint64(11)).astype(np.float64) / float(1 << 53)  # in [1, 2)
@@ -253,9 +255,17 @@ def _mismatches(got: pa.Array, want: pa.Array, rel_tol: float, empty_sum_ok: boo
     return ~ok
 
 
-def compare_tables(actual: pa.Table, expected: pa.Table, workload: Workload) -> str | None:
-    """``None`` when two results agree value by value, else where they first differ."""
-    got, want = normalize(actual, workload), normalize(expected, workload)
+def compare_tables(
+    actual: pa.Table, expected: pa.Table, workload: Workload, *, normalized: bool = False
+) -> str | None:
+    """``None`` when two results agree value by value, else where they first differ.
+    ``normalized``: both are already as :func:`normalize` leaves them (sorting 1e7 rows of
+    ten columns takes seconds; a run sorts its result once)."""
+    got, want = (
+        (actual, expected)
+        if normalized
+        else (normalize(actual, workload), normalize(expected, workload))
+    )
     if sorted(got.column_names) != sorted(want.column_names):
         return f"columns {got.column_names} differ from the expected {want.column_names}"
     if got.num_rows != want.num_rows:
@@ -278,14 +288,21 @@ def compare_tables(actual: pa.Table, expected: pa.Table, workload: Workload) -> 
     return None
 
 
-def compare(actual: pa.Table, expected: pa.Table | Digest, workload: Workload) -> str | None:
+def compare(
+    actual: pa.Table, expected: pa.Table | Digest, workload: Workload, *, normalized: bool = False
+) -> str | None:
     """Compare an engine's result with the reference: value by value when the reference result
-    is at hand and at most ``FULL_COMPARE_MAX_ROWS`` rows, else by digests."""
+    is at hand and at most ``FULL_COMPARE_MAX_ROWS`` rows, else by digests. ``normalized``:
+    both tables are already as :func:`normalize` leaves them."""
     if isinstance(expected, pa.Table) and expected.num_rows <= FULL_COMPARE_MAX_ROWS:
-        return compare_tables(actual, expected, workload)
-    want = expected if isinstance(expected, Digest) else digest_table(expected, workload)
+        return compare_tables(actual, expected, workload, normalized=normalized)
+    want = (
+        expected
+        if isinstance(expected, Digest)
+        else digest_table(expected, workload, normalized=normalized)
+    )
     return compare_digests(
-        digest_table(actual, workload),
+        digest_table(actual, workload, normalized=normalized),
         want,
         rel_tol=workload.rel_tol,
         sum_columns=workload.sum_columns,

@@ -116,12 +116,7 @@ def read_log(log: Path) -> list[RunRecord]:
     written by older and newer harness versions both read."""
     if not log.exists():
         return []
-    known = {f.name for f in fields(RunRecord)}
-    return [
-        RunRecord(**{k: v for k, v in json.loads(line).items() if k in known})
-        for line in log.read_text().splitlines()
-        if line.strip()
-    ]
+    return [RunRecord.from_json(line) for line in log.read_text().splitlines() if line.strip()]
 
 
 def family_of(workload: str) -> str:
