@@ -39,7 +39,7 @@ MIN_WORKERS = 2  # one to lose, one to carry on
 OK, RECOVERED, UNSUPPORTED, ERROR = "ok", "recovered", "unsupported", "error"
 
 
-def parse_seconds(text: str) -> float:
+def parse_seconds(text: str, name: str = KILL_AFTER_VARIABLE) -> float:
     """``"2"``, ``"2s"``, ``"1.5 s"``, ``"500ms"`` -> seconds; InputError on anything else."""
     value = text.strip().lower().replace(" ", "")
     scale = 1.0
@@ -52,7 +52,7 @@ def parse_seconds(text: str) -> float:
     except ValueError:
         seconds = -1.0
     if not seconds > 0:
-        raise InputError(f"{KILL_AFTER_VARIABLE} is a positive time (2, 1.5s, 500ms), not {text!r}")
+        raise InputError(f"{name} is a positive time (2, 1.5s, 500ms), not {text!r}")
     return seconds
 
 

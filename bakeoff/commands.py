@@ -76,6 +76,18 @@ def memory_cap_option(text: str) -> str:
     return text
 
 
+def kill_worker_option(text: str) -> str:
+    """Check a --kill-worker-after and set it for this process and the workers it starts."""
+    from bakeoff.chaos import KILL_AFTER_VARIABLE, parse_seconds
+
+    try:
+        parse_seconds(text, "--kill-worker-after")
+    except InputError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    os.environ[KILL_AFTER_VARIABLE] = text
+    return text
+
+
 def by_table(workloads: list[Workload], chosen: str | None) -> dict[str, list[Workload]]:
     """The workloads grouped by the generated table they read, each group run on its own
     dataset; ``--table``, when given, must be the table of every one of them."""
@@ -219,6 +231,15 @@ def configure(sub: argparse._SubParsersAction) -> None:
         "--address",
         default=None,
         help="an existing cluster: spark://host:port or tcp://host:port (dask)",
+    )
+    run.add_argument(
+        "--kill-worker-after",
+        type=kill_worker_option,
+        default=None,
+        metavar="TIME",
+        help="fault tolerance: kill one worker of the --address cluster this long (2, 1.5s, "
+        "500ms) into each run; recorded as recovered when the answer stays right (same as "
+        "BAKEOFF_CHAOS_KILL_AFTER)",
     )
     run.add_argument(
         "--option",

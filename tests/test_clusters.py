@@ -91,10 +91,10 @@ def test_clusters_listen_on_loopback_only(spark_cluster, dask_cluster):
 
 
 @pytest.mark.parametrize("engine", ["spark", "dask"])
-def test_a_worker_killed_mid_run_is_survived(engine, cluster, data_dir, tmp_path, monkeypatch):
-    monkeypatch.setenv(chaos.KILL_AFTER_VARIABLE, KILL_AFTER[engine])
+def test_a_worker_killed_mid_run_is_survived(engine, cluster, data_dir, tmp_path):
     records, done = _run(
-        engine, cluster.address, data_dir, tmp_path, ("groupby_q3", ()), "--rows", FAULT_ROWS
+        *(engine, cluster.address, data_dir, tmp_path, ("groupby_q3", ())),
+        *("--rows", FAULT_ROWS, "--kill-worker-after", KILL_AFTER[engine]),
     )
     assert len(records) == 1, done.stderr[-2000:]
     record = records[0]

@@ -71,6 +71,10 @@ def cli(capsys, monkeypatch):
             for rows, message in [("1e", "rows must be a number"), ("-5", "at least 1")]
         ],
         (["run", "--engine", "duckdb", "--workload", "groupby_q1", "--rows", "2.5"], "whole"),
+        (
+            ["run", "--engine", "dask", "--workload", "groupby_q1", "--kill-worker-after", "soon"],
+            "--kill-worker-after is a positive time",
+        ),
         (["bench", "--rows", "1e"], "rows must be a number"),
         (["bench", "--rows", "-5"], "scales must be positive"),
         (["bench", "--rows", "2.5"], "whole number"),
