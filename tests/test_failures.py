@@ -203,3 +203,28 @@ def test_records_never_carry_a_secret(duckdb_engine, tiny, monkeypatch):
     line = record.to_json()
     assert secret not in line and "t0k3n-s3cr3t" not in line
     assert "spark://user:***@cluster.example:7077" in line
+
+
+@pytest.mark.parametrize("engine_name", ["duckdb", "polars", "dask", "spark"])
+def test_a_large_result_without_reference_is_counted_not_read_back(engine_name, tiny, monkeypatch):
+    """Above the reference's scale a join's result is as large as its input: the engine counts
+    it and the harness never pulls it into its own memory."""
+    from bakeoff import runner
+    from bakeoff.engines import is_installed
+    from bakeoff.reference import reference_answer
+
+    if not is_installed(engine_name):
+        pytest.skip(f"{engine_name} is not installed here")
+    workload = get_workload("groupby_q3")  # one row per id3
+    expected_rows = reference_answer(tiny, workload).digest.rows
+    monkeypatch.setattr(runner, "READ_BACK_MAX_ROWS", expected_rows - 1)
+    engine = create_engine(engine_name)
+    engine.start()
+    try:
+        monkeypatch.setattr(engine, "to_arrow", lambda materialized: pytest.fail("read back"))
+        record = run_workload(engine, workload, tiny, reference=None)
+    finally:
+        engine.stop()
+    assert record.status == Status.OK and not record.validated, record.detail
+    assert f"the result's {expected_rows} rows were counted, not read back" in record.detail
+    assert record.wall_s is not None and record.digest is None

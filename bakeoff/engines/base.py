@@ -199,6 +199,10 @@ class Engine(ABC):
     def to_arrow(self, materialized: Any) -> pa.Table:
         """The materialized result as Arrow, for validation. Not timed."""
 
+    @abstractmethod
+    def result_rows(self, materialized: Any) -> int:
+        """The materialized result's row count, without reading it back. Not timed."""
+
     def resolved(self, materialized: Any) -> dict[str, Any]:
         """Settings the engine chose for this run (``auto`` values as resolved). Not timed."""
         return {}

@@ -135,6 +135,9 @@ class DaskEngine(Engine):
     def to_arrow(self, materialized: Any) -> pa.Table:
         return pa.Table.from_pandas(materialized.compute(), preserve_index=False)
 
+    def result_rows(self, materialized: Any) -> int:
+        return len(materialized)  # the persisted partitions' lengths, on the workers
+
     def release(self, materialized: Any) -> None:
         """Cancel the persisted result and wait until the scheduler holds none of its keys."""
         if self.client.status != "running":  # closed at interpreter exit: nothing to hold

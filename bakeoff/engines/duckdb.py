@@ -100,6 +100,9 @@ class DuckDBEngine(Engine):
     def to_arrow(self, materialized: str) -> pa.Table:
         return self.connection.table(materialized).to_arrow_table()
 
+    def result_rows(self, materialized: str) -> int:
+        return self.connection.execute(f"SELECT count(*) FROM {materialized}").fetchone()[0]
+
     def release(self, materialized: str) -> None:
         self.connection.execute(f"DROP TABLE IF EXISTS {materialized}")
 

@@ -69,5 +69,8 @@ class PolarsEngine(Engine):
     def to_arrow(self, materialized: Any) -> pa.Table:
         return materialized.to_arrow()
 
+    def result_rows(self, materialized: Any) -> int:
+        return materialized.height
+
 
 ENGINE = PolarsEngine

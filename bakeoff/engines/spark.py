@@ -252,6 +252,9 @@ class SparkEngine(Engine):
     def to_arrow(self, materialized: Any) -> pa.Table:
         return materialized.toArrow()  # a second, untimed execution of the same plan
 
+    def result_rows(self, materialized: Any) -> int:
+        return materialized.count()  # another untimed execution, with nothing collected
+
 
 def _argument(command: list[str], flag: str) -> str:
     """The value after ``flag`` in a command line, or "?"."""

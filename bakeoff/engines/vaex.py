@@ -60,5 +60,8 @@ class VaexEngine(Engine):
     def to_arrow(self, materialized: Any) -> pa.Table:
         return materialized.to_arrow_table()
 
+    def result_rows(self, materialized: Any) -> int:
+        return len(materialized)
+
 
 ENGINE = VaexEngine
