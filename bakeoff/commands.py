@@ -266,9 +266,10 @@ def configure(sub: argparse._SubParsersAction) -> None:
     matrix.add_argument("--json", action="store_true")
     matrix.set_defaults(handler=cmd_workloads)
 
-    from bakeoff import bench, report
+    from bakeoff import bench, frontier, report
 
     bench.configure(sub)
+    frontier.configure(sub)
     report.configure(sub)
 
 

@@ -10,21 +10,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from bakeoff.engines import ENGINE_NAMES, is_installed
+from bakeoff.engines import engine_pythons
 from bakeoff.runner import RunRecord
-
-
-def engine_pythons() -> dict[str, str]:
-    pythons = {name: sys.executable for name in ENGINE_NAMES if is_installed(name)}
-    for pair in filter(None, os.environ.get("BAKEOFF_ENGINE_PYTHONS", "").split(",")):
-        name, _, python = pair.partition("=")
-        pythons[name] = python
-    return pythons
 
 
 def python_for(engine: str) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
+import sys
 
 from bakeoff.engines.base import Engine, EngineOptions, Resources, parse_options
 
@@ -25,6 +27,16 @@ def is_installed(name: str) -> bool:
         return False
 
 
+def engine_pythons() -> dict[str, str]:
+    """The Python that has each engine: this one where it is installed, and the virtualenvs
+    ``BAKEOFF_ENGINE_PYTHONS=vaex=/path/to/python`` names (Vaex's pins need one of its own)."""
+    pythons = {name: sys.executable for name in ENGINE_NAMES if is_installed(name)}
+    for pair in filter(None, os.environ.get("BAKEOFF_ENGINE_PYTHONS", "").split(",")):
+        name, _, python = pair.partition("=")
+        pythons[name.strip()] = python.strip()
+    return pythons
+
+
 def create_engine(
     name: str, options: EngineOptions | None = None, resources: Resources | None = None
 ) -> Engine:
@@ -38,6 +50,7 @@ __all__ = [
     "Resources",
     "create_engine",
     "engine_class",
+    "engine_pythons",
     "is_installed",
     "parse_options",
 ]

@@ -13,10 +13,11 @@ import json
 from pathlib import Path
 
 from bakeoff import paths
+from bakeoff.frontier import frontier
 from bakeoff.report import charts, sections, summary
 from bakeoff.report.asvlog import read_reasons
 from bakeoff.report.page import Block, Heading, Text, to_html, to_markdown
-from bakeoff.report.table import Row, collect, write_csv
+from bakeoff.report.table import Row, collect, read_log, write_csv
 
 DEFAULT_AB_FACTOR = 1.1
 TITLE = "bakeoff report"
@@ -64,6 +65,7 @@ def build(
         blocks += sections.failure_section(cells)
     blocks += sections.single_run_section(rows)
     blocks += sections.fault_tolerance_section(rows)
+    blocks += sections.frontier_section(frontier(read_log(results / paths.run_log().name)))
     blocks += sections.provenance_section(rows, data_dirs)
     blocks += sections.machine_section(machines(asv_results))
     blocks += sections.all_rows_section(rows)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bakeoff.frontier import FrontierCell, stopped_below
 from bakeoff.report import charts, summary
 from bakeoff.report.page import Block, Code, Heading, Image, Table, Text
 from bakeoff.report.summary import Key
@@ -350,3 +351,58 @@ def all_rows_section(rows: list[Row]) -> list[Block]:
         if row.failed:
             table.failed.add((i, shown.index("status")))
     return [Heading("Every result (also in results.csv)"), table]
+
+
+def frontier_section(cells: dict[tuple[str, str, int, int], FrontierCell]) -> list[Block]:
+    """Per family: the largest scale each engine completes under each cap, then every cell."""
+    if not cells:
+        return []
+    caps = sorted({cell.cap_bytes for cell in cells.values()})
+    heads = [f"cap {format_bytes(cap)}" for cap in caps]
+    blocks: list[Block] = [
+        Heading("Larger than memory: the frontier under memory caps"),
+        Text(
+            "`bakeoff frontier`: each engine ran each family at increasing scales under a memory "
+            "cap (its native limits derived from the cap; the tree probe ends a run that "
+            "crosses it) until a scale did not complete. Larger scales were then not run. "
+            "Time is the sum of single runs; above 1e7 rows there is no pandas reference, and "
+            "results are not validated."
+        ),
+    ]
+    for family in sorted({cell.family for cell in cells.values()}):
+        mine = {key: cell for key, cell in cells.items() if cell.family == family}
+        engines = sorted({cell.engine for cell in mine.values()})
+        scales = sorted({cell.rows for cell in mine.values()})
+        largest = Table(f"frontier_{family}", ["engine", *heads], [])
+        every = Table(f"frontier_{family}_cells", ["engine", "rows", *heads], [])
+        for engine in engines:
+            line = [engine]
+            for cap in caps:
+                stop = stopped_below(mine, engine, family, cap)
+                done = [
+                    rows
+                    for rows in scales
+                    if (stop is None or rows < stop)
+                    and (cell := mine.get((engine, family, cap, rows))) is not None
+                    and cell.completed
+                ]
+                text = format_rows(max(done)) if done else "none"
+                if stop is not None:
+                    text += f"; not {format_rows(stop)}: {mine[engine, family, cap, stop].text()}"
+                line.append(text)
+            largest.rows.append(line)
+            for rows in scales:
+                texts = []
+                for j, cap in enumerate(caps):
+                    stop = stopped_below(mine, engine, family, cap)
+                    cell = mine.get((engine, family, cap, rows))
+                    if cell is None:
+                        late = stop is not None and rows > stop
+                        texts.append(f"not run (stopped at {format_rows(stop)})" if late else "-")
+                    else:
+                        texts.append(cell.text())
+                        if not cell.completed:
+                            every.failed.add((len(every.rows), j + 2))
+                every.rows.append([engine, format_rows(rows), *texts])
+        blocks += [Heading(f"{family}: largest scale completed", level=3), largest, every]
+    return blocks

@@ -289,9 +289,10 @@ def single_run_rows(records: list[RunRecord]) -> list[Row]:
         provenance = record.provenance
         key = (record.engine, record.version, record.workload, record.rows)
         faulted = FAULT_INJECTION in record.settings  # a fault-tolerance test is its own cell
-        newest[(*key, provenance.get("machine"), provenance.get("harness_commit"), faulted)] = (
-            record
-        )
+        cap = (record.limits or {}).get("memory_cap_bytes")  # so is each memory cap
+        newest[
+            (*key, provenance.get("machine"), provenance.get("harness_commit"), faulted, cap)
+        ] = record
     rows = []
     for record in newest.values():
         ok = record.status == "ok" and record.wall_s is not None
