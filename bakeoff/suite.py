@@ -103,11 +103,8 @@ class PreparedWorkload:
     """A started engine, its dataset and one validated run of the workload on it."""
 
     def __init__(self, workload_name: str, rows: int) -> None:
-        engine_name = suite_engine()
-        self.workload = get_workload(workload_name)
+        engine_name, self.workload = check_cell(workload_name)
         self.query = implementation(engine_name, self.workload)
-        if isinstance(self.query, Unsupported):
-            raise NotImplementedError(self.query.reason)
         self.dataset = usable_dataset(
             DatasetSpec(table=self.workload.table, rows=rows), paths.data_dir()
         )
@@ -150,6 +147,17 @@ def suite_limits(rows: int) -> Limits:
     return Limits(timeout_s=suite_timeout(rows), memory_bytes=default_memory_limit())
 
 
+def check_cell(workload_name: str) -> tuple[str, Workload]:
+    """This environment's engine and the workload; NotImplementedError (asv: skipped) where
+    there is no engine or it does not answer this workload, without starting anything."""
+    engine_name = suite_engine()
+    workload = get_workload(workload_name)
+    query = implementation(engine_name, workload)
+    if isinstance(query, Unsupported):
+        raise NotImplementedError(query.reason)
+    return engine_name, workload
+
+
 def validated_peak(workload_name: str, rows: int) -> float:
     """The tree peak of this cell's validated run under asv, without running it twice.
 
@@ -158,11 +166,7 @@ def validated_peak(workload_name: str, rows: int) -> float:
     environment, on this dataset, under the same limits, its peak is this cell's. Otherwise
     (asv resumed, ``--bench`` chose only the peak, the run failed) the cell is prepared here.
     """
-    engine_name = suite_engine()
-    workload = get_workload(workload_name)
-    query = implementation(engine_name, workload)
-    if isinstance(query, Unsupported):
-        raise NotImplementedError(query.reason)  # asv: skipped, as the timing is
+    engine_name, workload = check_cell(workload_name)
     record = _logged_run(engine_name, workload, rows)
     if record is None:
         record = prepared_workload(workload_name, rows).record

@@ -83,3 +83,24 @@ def test_asv_quick_runs_two_engine_environments(data_dir, tmp_path):
     for engine in ENGINES:
         assert engine in report
     assert "not run" not in report
+
+
+@pytest.mark.parametrize(
+    ("engine", "workload"), [("duckdb", "ml_m1_lib"), ("harness", "groupby_q1")]
+)
+def test_a_cell_without_an_answer_is_skipped_by_both_benchmarks(engine, workload, monkeypatch):
+    """asv skips a benchmark whose setup raises NotImplementedError, and fails one whose body
+    raises: an unsupported cell, or an environment without an engine, must raise in setup,
+    for the peak as for the time, and before anything starts."""
+    monkeypatch.setenv("BAKEOFF_ENGINE", engine)
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import bench_workloads
+
+    for family in ("GroupBy", "ML"):
+        for benchmark in (
+            getattr(bench_workloads, family),
+            getattr(bench_workloads, family + "Memory"),
+        ):
+            if workload in benchmark.params[0]:
+                with pytest.raises(NotImplementedError):
+                    benchmark().setup(workload, benchmark.params[1][0])
