@@ -33,7 +33,9 @@ class _WorkloadFamily:
     param_names: ClassVar[list[str]] = ["workload", "rows"]
     timeout = suite_timeout() + 300  # asv's own backstop, past the runner's watchdog
     number = 1  # one call is one full query; no batching
-    repeat = (1, 5, 60.0)  # between 1 and 5 samples, stopping after 60 s
+    # 2 to 5 samples, none started once 20 s have gone (asv's own default time): two at least,
+    # so an A/B always has a significance test; a slow cell is not sampled for minutes.
+    repeat = (2, 5, 20.0)
     rounds = 1  # each round restarts the engine: once is enough next to `repeat`
     warmup_time = 0  # setup's validated run is the warm-up
 
