@@ -1,9 +1,11 @@
 """``bakeoff frontier``: where each engine stops on this machine, under memory caps.
 
-For each cap, engine and family, the family runs at increasing scales (``bakeoff run
---memory-cap``, one process per scale, with the Python that has the engine) until a scale does
-not complete: a workload out of memory, timed out, failed or wrong. Larger scales are then not
-run, and say so: what cannot finish 1e7 rows under a cap will not finish 1e8. Every record goes
+For each cap, engine and family, the family's workloads run one by one at increasing scales
+(``bakeoff run --memory-cap``, with the Python that has the engine) until a scale does not
+complete: a workload out of memory, timed out, failed or wrong. The rest of that scale and the
+larger scales are then not run, and say so: what cannot finish 1e7 rows under a cap will not
+finish 1e8. Caps go from the largest down, and what failed under a larger cap is not run
+again under a smaller one: less memory does not make an engine finish. Every record goes
 to the run log like any ``bakeoff run``; :func:`frontier` reads the log back into the table the
 report draws (scale down, caps across, each cell completed with its time or labelled with its
 failure), so a frontier measured in several sittings, or on several commits, is one table.
@@ -90,16 +92,17 @@ def frontier(records: list[RunRecord]) -> dict[tuple[str, str, int, int], Fronti
     return cells
 
 
-def stopped_below(
+def stopped_at(
     cells: dict[tuple[str, str, int, int], FrontierCell], engine: str, family: str, cap: int
-) -> int | None:
-    """The smallest scale this engine did not complete for the family under the cap."""
+) -> FrontierCell | None:
+    """The smallest scale this engine did not complete for the family under this cap or, as
+    :func:`cmd_frontier` then runs nothing larger under a smaller one, under a larger cap."""
     failed = [
-        rows
-        for (e, f, c, rows), cell in cells.items()
-        if (e, f, c) == (engine, family, cap) and not cell.completed
+        cell
+        for (e, f, c, _), cell in cells.items()
+        if (e, f) == (engine, family) and c >= cap and not cell.completed
     ]
-    return min(failed, default=None)
+    return min(failed, key=lambda cell: (cell.rows, -cell.cap_bytes), default=None)
 
 
 # -- running ---------------------------------------------------------------------------------
@@ -141,15 +144,25 @@ def cmd_frontier(args: argparse.Namespace) -> int:
     families: dict[str, list[Workload]] = {}
     for workload in workloads:
         families.setdefault(workload.family, []).append(workload)
+    caps.sort(key=parse_bytes, reverse=True)
+    failed_at: dict[tuple[str, str], int] = {}  # under a larger cap: not run again below it
     for cap in caps:
         for engine in engines:
             for family, chosen in families.items():
                 for rows in scales:
-                    records = run_scale(engine, pythons[engine], chosen, rows, cap, args.timeout)
-                    failed = [r for r in records if r.status not in COMPLETED]
+                    if rows >= failed_at.get((engine, family), rows + 1):
+                        break
+                    records: list[RunRecord] = []
+                    for workload in chosen:
+                        records += run_scale(
+                            engine, pythons[engine], [workload], rows, cap, args.timeout
+                        )
+                        if records[-1].status not in COMPLETED:
+                            break  # this scale is not completed: its other workloads are moot
                     summary = ", ".join(f"{r.workload} {r.status}" for r in records)
                     print(f"{engine} {family} {format_rows(rows)} cap {cap}: {summary}")
-                    if failed:
+                    if records[-1].status not in COMPLETED:
+                        failed_at[engine, family] = rows
                         break  # the larger scales of this family are not run
     print("\n".join(_lines(engines, list(families), caps, scales)))
     return 0

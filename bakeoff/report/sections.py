@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bakeoff.frontier import FrontierCell, stopped_below
+from bakeoff.frontier import FrontierCell, stopped_at
 from bakeoff.report import charts, summary
 from bakeoff.report.page import Block, Code, Heading, Image, Table, Text
 from bakeoff.report.summary import Key
@@ -353,6 +353,13 @@ def all_rows_section(rows: list[Row]) -> list[Block]:
     return [Heading("Every result (also in results.csv)"), table]
 
 
+def _stop_text(stop: FrontierCell, cap: int) -> str:
+    """Why a frontier stopped: the failure, and where it happened if not under this cap."""
+    if stop.cap_bytes == cap:
+        return f"{stop.text()} at {format_rows(stop.rows)}"
+    return f"{stop.text()} at {format_rows(stop.rows)} under cap {format_bytes(stop.cap_bytes)}"
+
+
 def frontier_section(cells: dict[tuple[str, str, int, int], FrontierCell]) -> list[Block]:
     """Per family: the largest scale each engine completes under each cap, then every cell."""
     if not cells:
@@ -378,27 +385,27 @@ def frontier_section(cells: dict[tuple[str, str, int, int], FrontierCell]) -> li
         for engine in engines:
             line = [engine]
             for cap in caps:
-                stop = stopped_below(mine, engine, family, cap)
+                stop = stopped_at(mine, engine, family, cap)
                 done = [
                     rows
                     for rows in scales
-                    if (stop is None or rows < stop)
+                    if (stop is None or rows < stop.rows)
                     and (cell := mine.get((engine, family, cap, rows))) is not None
                     and cell.completed
                 ]
                 text = format_rows(max(done)) if done else "none"
                 if stop is not None:
-                    text += f"; not {format_rows(stop)}: {mine[engine, family, cap, stop].text()}"
+                    text += f"; stopped: {_stop_text(stop, cap)}"
                 line.append(text)
             largest.rows.append(line)
             for rows in scales:
                 texts = []
                 for j, cap in enumerate(caps):
-                    stop = stopped_below(mine, engine, family, cap)
+                    stop = stopped_at(mine, engine, family, cap)
                     cell = mine.get((engine, family, cap, rows))
                     if cell is None:
-                        late = stop is not None and rows > stop
-                        texts.append(f"not run (stopped at {format_rows(stop)})" if late else "-")
+                        late = stop is not None and rows >= stop.rows
+                        texts.append(f"not run (stopped: {_stop_text(stop, cap)})" if late else "-")
                     else:
                         texts.append(cell.text())
                         if not cell.completed:
