@@ -217,14 +217,16 @@ def test_a_large_result_without_reference_is_counted_not_read_back(engine_name, 
         pytest.skip(f"{engine_name} is not installed here")
     workload = get_workload("groupby_q3")  # one row per id3
     expected_rows = reference_answer(tiny, workload).digest.rows
-    monkeypatch.setattr(runner, "READ_BACK_MAX_ROWS", expected_rows - 1)
     engine = create_engine(engine_name)
     engine.start()
     try:
+        small = run_workload(engine, workload, tiny, reference=None)  # counted, then read back
+        monkeypatch.setattr(runner, "READ_BACK_MAX_ROWS", expected_rows - 1)
         monkeypatch.setattr(engine, "to_arrow", lambda materialized: pytest.fail("read back"))
         record = run_workload(engine, workload, tiny, reference=None)
     finally:
         engine.stop()
+    assert small.status == Status.OK and small.digest["rows"] == expected_rows, small.detail
     assert record.status == Status.OK and not record.validated, record.detail
     assert f"the result's {expected_rows} rows were counted, not read back" in record.detail
     assert record.wall_s is not None and record.digest is None

@@ -101,7 +101,8 @@ class DuckDBEngine(Engine):
         return self.connection.table(materialized).to_arrow_table()
 
     def result_rows(self, materialized: str) -> int:
-        return self.connection.execute(f"SELECT count(*) FROM {materialized}").fetchone()[0]
+        # fetchall: a result fetched only in part blocks the connection's next statement
+        return self.connection.execute(f"SELECT count(*) FROM {materialized}").fetchall()[0][0]
 
     def release(self, materialized: str) -> None:
         self.connection.execute(f"DROP TABLE IF EXISTS {materialized}")
