@@ -146,10 +146,10 @@ def prepare_data(scales: list[int], workloads: list[Workload]) -> None:
             spec = DatasetSpec(table=workload.table, rows=workload.suite_rows(rows))
             needed.setdefault(spec, []).append(workload)
     for spec, readers in needed.items():
-        dataset = usable_dataset(spec, paths.data_dir())
+        dataset = usable_dataset(spec, paths.data_root())
         for workload in readers:
             reference_answer(dataset, workload)
-        print(f"dataset ready: {dataset.path}", flush=True)
+        print(f"dataset ready: {dataset.location}", flush=True)
 
 
 def asv(config: Path, *arguments: str, env: dict[str, str], quiet: bool = False) -> int:
@@ -195,7 +195,8 @@ def prepare(args: argparse.Namespace) -> tuple[Path, dict[str, str]]:
     os.environ[WORKLOADS_VARIABLE] = args.workloads
     env = dict(
         os.environ,
-        BAKEOFF_DATA_DIR=str(paths.data_dir()),
+        BAKEOFF_DATA_DIR=str(paths.data_root()),
+        BAKEOFF_LOCAL_DATA_DIR=str(paths.data_dir()),
         BAKEOFF_RESULTS_DIR=str(paths.results_dir()),
     )
     # asv must measure the commit it installed: a PYTHONPATH pointing at a checkout would

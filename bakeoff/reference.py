@@ -53,7 +53,8 @@ def reference_path(dataset: Dataset, workload: Workload) -> Path:
 def read_frame(dataset: Dataset, table: str | None, columns: tuple[str, ...]) -> pd.DataFrame:
     """One table of the dataset as a pandas DataFrame on Arrow types (every column if none)."""
     source = pds.dataset(
-        dataset.table_path(table),
+        dataset.arrow_path(table),
+        filesystem=dataset.arrow_filesystem,
         format="parquet",
         partitioning="hive" if dataset.partition_by else None,
     )

@@ -171,7 +171,7 @@ def java_version() -> str | None:
 def dataset_info(dataset: Dataset) -> dict[str, Any]:
     return {
         "name": dataset.name,
-        "path": str(dataset.path),
+        "path": dataset.location,
         "checksum": dataset.checksum,
         "bytes": dataset.size_bytes,
         "format": dataset.manifest.get("format", {}),  # layout and encodings, for the report
@@ -290,6 +290,8 @@ def run_workload(
         return finish(Status.UNSUPPORTED, query.reason)
     if fault is not None and (refused := fault.refusal(engine)):
         return finish(*refused)
+    if (reason := engine.cannot_read(dataset)) is not None:
+        return finish(Status.UNSUPPORTED, reason)
 
     watchdog = _Watchdog(emit, make_record)
     limit = limits.memory_bytes

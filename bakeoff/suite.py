@@ -29,7 +29,7 @@ from bakeoff.runner import (
     provenance,
     run_workload,
 )
-from datagen.cli import usable_dataset
+from datagen.cli import locate, usable_dataset
 from datagen.dataset import Dataset, DatasetSpec, parse_rows
 from workloads import Unsupported, Workload, get_workload, implementation, select_workloads
 
@@ -106,7 +106,7 @@ class PreparedWorkload:
         engine_name, self.workload = check_cell(workload_name)
         self.query = implementation(engine_name, self.workload)
         self.dataset = usable_dataset(
-            DatasetSpec(table=self.workload.table, rows=rows), paths.data_dir()
+            DatasetSpec(table=self.workload.table, rows=rows), paths.data_root()
         )
         self.engine = create_engine(engine_name)
         self._materialized: object | None = None
@@ -178,9 +178,9 @@ def _logged_run(engine_name: str, workload: Workload, rows: int) -> RunRecord | 
     here = provenance()
     if not here.get("asv_env_name") or here.get("harness_commit") in (None, "", "unknown"):
         return None  # not under asv: nothing identifies the run to reuse
-    path = paths.data_dir() / DatasetSpec(table=workload.table, rows=rows).name
+    path, url = locate(DatasetSpec(table=workload.table, rows=rows), paths.data_root())
     try:
-        checksum = Dataset.open(path).checksum
+        checksum = Dataset.open(path, url).checksum
     except Exception:  # missing or unreadable: preparing the cell says what is wrong
         return None
     limits = suite_limits(rows).recorded()

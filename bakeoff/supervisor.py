@@ -105,6 +105,7 @@ def _run_in_workers(
                 "engine": engine_name,
                 "options": asdict(options),
                 "dataset": str(dataset.path),
+                "dataset_url": dataset.url,
                 "workloads": [w.name for w in remaining],
                 "limits": asdict(limits),
                 "records": str(records_path),

@@ -22,7 +22,7 @@ from workloads import get_workload
 def main() -> int:
     request = json.load(sys.stdin)
     records = Path(request["records"])
-    dataset = Dataset.load(Path(request["dataset"]))
+    dataset = Dataset.load(Path(request["dataset"]), request.get("dataset_url"))
     workloads = [get_workload(name) for name in request["workloads"]]
     limits = Limits(**request["limits"])
     engine = create_engine(request["engine"], EngineOptions(**request["options"]))

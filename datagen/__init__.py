@@ -16,11 +16,11 @@ from typing import Any
 import pyarrow as pa
 
 from bakeoff.errors import InputError
-from bakeoff.paths import data_dir as default_data_dir
-from datagen import blobs, groupby, join, ml, window
+from bakeoff.paths import data_dir as local_data_dir
+from datagen import blobs, groupby, join, ml, storage, window
 from datagen.dataset import Dataset, DatasetSpec, parse_rows
 from datagen.table import FilePlan, TableGenerator
-from datagen.writer import Materialized, materialize, show_progress
+from datagen.writer import Materialized, materialize, materialize_remote, show_progress
 
 __all__ = [
     "TABLES",
@@ -60,8 +60,9 @@ def _require_writable(data_dir: Path) -> None:
         raise InputError(f"cannot write to {data_dir}: {existing} is not writable")
 
 
-def validate(spec: DatasetSpec, data_dir: Path | None = None) -> TableGenerator:
-    """Check ``spec`` (and ``data_dir``) before anything is written; the spec's table."""
+def validate(spec: DatasetSpec, data_dir: Path | str | None = None) -> TableGenerator:
+    """Check ``spec`` (and ``data_dir``, or for object storage the local directory that keeps
+    what belongs beside it) before anything is written; the spec's table."""
     generator = TABLES.get(spec.table)
     if generator is None:
         raise InputError(f"unknown table {spec.table!r}; choose one of {', '.join(TABLES)}")
@@ -78,7 +79,7 @@ def validate(spec: DatasetSpec, data_dir: Path | None = None) -> TableGenerator:
         raise InputError(f"partition_by must be a column name, not {spec.partition_by!r}")
     generator.validate(spec)
     if data_dir is not None:
-        _require_writable(data_dir)
+        _require_writable(local_data_dir() if storage.is_remote(data_dir) else Path(data_dir))
     return generator
 
 
@@ -91,16 +92,26 @@ def _resolve_jobs(jobs: int | None) -> int:
 
 def generate(
     spec: DatasetSpec,
-    data_dir: Path | None = None,
+    data_dir: Path | str | None = None,
     *,
     jobs: int | None = None,
     force: bool = False,
     progress: bool | None = None,
 ) -> Materialized:
     """:func:`ensure_dataset`, also telling whether the dataset was generated and how fast."""
-    root = Path(data_dir).resolve() if data_dir is not None else default_data_dir()
+    root = storage.resolve_root(data_dir)
     generator = validate(spec, root)
     workers = _resolve_jobs(jobs)
+    if isinstance(root, str):
+        return materialize_remote(
+            generator,
+            spec,
+            root,
+            local_data_dir(),
+            jobs=workers,
+            force=force,
+            progress=show_progress(progress),
+        )
     return materialize(
         generator, spec, root, jobs=workers, force=force, progress=show_progress(progress)
     )
@@ -108,7 +119,7 @@ def generate(
 
 def ensure_dataset(
     spec: DatasetSpec,
-    data_dir: Path | None = None,
+    data_dir: Path | str | None = None,
     *,
     jobs: int | None = None,
     force: bool = False,
@@ -116,9 +127,10 @@ def ensure_dataset(
 ) -> Dataset:
     """The complete dataset of ``spec`` under ``data_dir``, generated only when missing.
 
-    ``jobs`` processes write files in parallel (default: all cores); ``force`` regenerates a
-    dataset that exists; ``progress`` defaults to a bar on a terminal outside CI. Raises
-    ``InputError`` for a bad spec or an unwritable ``data_dir`` before writing anything.
+    ``data_dir`` may be ``s3://bucket/prefix`` (:mod:`datagen.storage`). ``jobs`` processes
+    write files in parallel (default: all cores); ``force`` regenerates a dataset that exists;
+    ``progress`` defaults to a bar on a terminal outside CI. Raises ``InputError`` for a bad
+    spec or an unwritable ``data_dir`` before writing anything.
     """
     return generate(spec, data_dir, jobs=jobs, force=force, progress=progress).dataset
 

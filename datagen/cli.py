@@ -14,10 +14,18 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from bakeoff.paths import data_dir as default_data_dir
+from bakeoff.paths import data_dir as local_data_dir
+from bakeoff.paths import data_root as default_data_root
 from bakeoff.units import format_bytes
-from datagen import TABLES, ensure_dataset, generate, validate
-from datagen.dataset import Dataset, DatasetError, DatasetSpec, format_rows, parse_rows
+from datagen import TABLES, ensure_dataset, generate, storage, validate
+from datagen.dataset import (
+    MANIFEST_NAME,
+    Dataset,
+    DatasetError,
+    DatasetSpec,
+    format_rows,
+    parse_rows,
+)
 
 DEFAULTS = DatasetSpec()
 
@@ -82,7 +90,9 @@ def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
         help="most rows in one part file",
     )
     parser.add_argument(
-        "--data-dir", type=Path, default=None, help="output root (default: $BAKEOFF_DATA_DIR)"
+        "--data-dir",
+        default=None,
+        help="output root, a directory or s3://bucket/prefix (default: $BAKEOFF_DATA_DIR)",
     )
 
 
@@ -100,12 +110,33 @@ def spec_from_args(args: argparse.Namespace) -> DatasetSpec:
     )
 
 
-def data_root(data_dir: Path | None) -> Path:
-    """Where datasets go: ``--data-dir`` or ``BAKEOFF_DATA_DIR`` (default ``data/``)."""
-    return Path(data_dir).resolve() if data_dir is not None else default_data_dir()
+def data_root(data_dir: str | Path | None) -> Path | str:
+    """Where datasets go: ``--data-dir`` or ``BAKEOFF_DATA_DIR`` (default ``data/``), a
+    directory or an ``s3://`` prefix."""
+    return storage.resolve_root(data_dir)
 
 
-def datagen_command(spec: DatasetSpec, data_dir: Path | None = None) -> str:
+def locate(spec: DatasetSpec, root: Path | str) -> tuple[Path, str | None]:
+    """Where ``spec``'s dataset is under ``root``: its directory and, in object storage, its
+    ``s3://`` prefix (the directory is then where this machine keeps what belongs beside it)."""
+    if isinstance(root, str):
+        url = storage.join(root, spec.name)
+        return storage.local_home(url, local_data_dir()), url
+    return root / spec.name, None
+
+
+def exists(path: Path, url: str | None) -> bool:
+    """Whether anything of the dataset is there (object storage: its manifest)."""
+    if url is None:
+        return path.exists()
+    try:
+        storage.read_text(storage.join(url, MANIFEST_NAME))
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def datagen_command(spec: DatasetSpec, data_dir: Path | str | None = None) -> str:
     """The ``bakeoff datagen`` command line that (re)generates ``spec``'s dataset."""
     options = {
         "--table": spec.table,
@@ -117,13 +148,13 @@ def datagen_command(spec: DatasetSpec, data_dir: Path | None = None) -> str:
         "--rows-per-file": (
             None if spec.rows_per_file == DEFAULTS.rows_per_file else str(spec.rows_per_file)
         ),
-        "--data-dir": None if data_dir is None or data_dir == default_data_dir() else data_dir,
+        "--data-dir": None if data_dir is None or data_dir == default_data_root() else data_dir,
     }
     words = ["bakeoff datagen"] + [f"{name} {value}" for name, value in options.items() if value]
     return " ".join(words + (["--sorted"] if spec.sorted else []))
 
 
-def usable_dataset(spec: DatasetSpec, data_dir: Path | None = None) -> Dataset:
+def usable_dataset(spec: DatasetSpec, data_dir: Path | str | None = None) -> Dataset:
     """The dataset of ``spec``, generated if missing, and checked against its manifest.
 
     A dataset that is there but does not match its manifest is refused with the command that
@@ -131,9 +162,10 @@ def usable_dataset(spec: DatasetSpec, data_dir: Path | None = None) -> Dataset:
     it (a disk, a person, another tool), and the user should know before a number depends on it.
     """
     root = data_root(data_dir)
+    path, url = locate(spec, root)
     try:
-        if (root / spec.name).exists():
-            Dataset.open(root / spec.name).verify()
+        if exists(path, url):
+            Dataset.open(path, url).verify()
         dataset = ensure_dataset(spec, root)
         dataset.verify()
     except DatasetError as problem:
@@ -168,22 +200,22 @@ def run(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
     root = data_root(args.data_dir)
     validate(spec, root)
-    path = root / spec.name
+    path, url = locate(spec, root)
     if args.verify:
-        return verify(spec, path, args.data_dir and root)
+        return verify(spec, path, url, args.data_dir and root)
     force = args.force
-    if not force and path.exists():
+    if not force and exists(path, url):
         try:
-            Dataset.open(path).verify()
+            Dataset.open(path, url).verify()
         except DatasetError as problem:
             print(f"regenerating: {problem}", file=sys.stderr, flush=True)
             force = True
     result = generate(spec, root, jobs=args.jobs, force=force, progress=args.progress)
     dataset = result.dataset
-    print(dataset.path)
+    print(dataset.location)
     summary = (
         f"{'generated' if result.generated else 'reused'} {dataset.name}: "
-        f"{dataset.rows:,} rows, {len(dataset.files)} files, "
+        f"{dataset.rows:,} rows, {dataset.file_count} files, "
         f"{dataset.size_bytes:,} bytes ({format_bytes(dataset.size_bytes)}), {result.seconds:.2f} s"
     )
     if result.generated:
@@ -192,19 +224,19 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def verify(spec: DatasetSpec, path: Path, data_dir: Path | None) -> int:
+def verify(spec: DatasetSpec, path: Path, url: str | None, data_dir: Path | str | None) -> int:
     """``--verify``: hash every file of the dataset against its manifest; never writes data."""
     fix = datagen_command(spec, data_dir)
-    if not path.exists():
-        raise DatasetError(f"there is no dataset {path}; generate it with `{fix}`")
+    if not exists(path, url):
+        raise DatasetError(f"there is no dataset {url or path}; generate it with `{fix}`")
     try:
-        dataset = Dataset.open(path)
+        dataset = Dataset.open(path, url)
         dataset.verify(full=True)
     except DatasetError as problem:
         raise DatasetError(f"{problem}; regenerate it with `{fix}`") from None
-    print(dataset.path)
+    print(dataset.location)
     print(
-        f"verified {dataset.name}: {len(dataset.files)} files match their manifest's SHA-256",
+        f"verified {dataset.name}: {dataset.file_count} files match their manifest's SHA-256",
         file=sys.stderr,
     )
     return 0

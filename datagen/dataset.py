@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bakeoff.errors import InputError
+from datagen import storage
 
 MANIFEST_NAME = "_manifest.json"
 # Each file's size and mtime when its SHA-256 last matched the manifest: a later check hashes
@@ -100,28 +101,72 @@ def _file_sha256(path: Path) -> str:
 
 @dataclass(frozen=True)
 class Dataset:
-    """A finished dataset directory and its manifest."""
+    """A finished dataset and its manifest: a directory on this machine (``path``) or, with
+    ``url``, a prefix in object storage, ``path`` then being where this machine keeps what
+    belongs beside it (references, verification stamps; see :mod:`datagen.storage`)."""
 
     path: Path
     manifest: dict[str, Any]
+    url: str | None = None
 
     @classmethod
-    def load(cls, path: Path) -> Dataset:
-        manifest = json.loads((path / MANIFEST_NAME).read_text())
-        return cls(path=path, manifest=manifest)
+    def load(cls, path: Path, url: str | None = None) -> Dataset:
+        if url is not None:
+            text = storage.read_text(storage.join(url, MANIFEST_NAME))
+        else:
+            text = (path / MANIFEST_NAME).read_text()
+        return cls(path=path, manifest=json.loads(text), url=url)
 
     @classmethod
-    def open(cls, path: Path) -> Dataset:
+    def open(cls, path: Path, url: str | None = None) -> Dataset:
         """:meth:`load`, with a missing or unreadable manifest as a :class:`DatasetError`."""
+        where = url or str(path)
         try:
-            dataset = cls.load(path)
+            dataset = cls.load(path, url)
             if not all({"path", "bytes", "sha256"} <= set(f) for f in dataset.manifest["files"]):
                 raise ValueError("a file entry lacks its path, bytes or sha256")
         except FileNotFoundError:
-            raise DatasetError(f"{path} has no {MANIFEST_NAME}") from None
+            raise DatasetError(f"{where} has no {MANIFEST_NAME}") from None
         except (OSError, ValueError, KeyError, TypeError) as error:
-            raise DatasetError(f"{path / MANIFEST_NAME} is unreadable ({error})") from None
+            raise DatasetError(f"{where}/{MANIFEST_NAME} is unreadable ({error})") from None
         return dataset
+
+    @property
+    def location(self) -> str:
+        """Where the files are: the directory's path, or the ``s3://`` prefix."""
+        return self.url or str(self.path)
+
+    def locate(self, relative: str) -> str:
+        """The location of a path relative to the dataset."""
+        if self.url is not None:
+            return storage.join(self.url, relative)
+        return str(self.path / relative) if relative else str(self.path)
+
+    @property
+    def arrow_filesystem(self) -> Any:
+        """The pyarrow filesystem to read the files through (None: the local one)."""
+        return storage.filesystem(self.url) if self.url is not None else None
+
+    def arrow_path(self, table: str | None = None) -> str:
+        """Table ``table``'s directory as a path within :attr:`arrow_filesystem`."""
+        location = self.table_location(table)
+        return storage.bucket_path(location) if self.url is not None else location
+
+    def _present(self) -> dict[str, tuple[int, int]]:
+        """The Parquet files there now, by path: (size, modification time in ns)."""
+        if self.url is not None:
+            found = storage.listing(self.url)
+            return {name: stamp for name, stamp in found.items() if name.endswith(".parquet")}
+        present = {}
+        for path in self.path.rglob("*.parquet"):
+            status = path.stat()
+            present[str(path.relative_to(self.path))] = (status.st_size, status.st_mtime_ns)
+        return present
+
+    def _sha256(self, name: str) -> str:
+        if self.url is not None:
+            return storage.sha256(self.locate(name))
+        return _file_sha256(self.path / name)
 
     def verify(self, *, full: bool = False) -> int:
         """Raise :class:`DatasetError` unless the part files are exactly the manifest's.
@@ -132,29 +177,30 @@ class Dataset:
         last good hash is not hashed again unless ``full``. Returns the number of files hashed.
         """
         listed = {entry["path"]: entry for entry in self.manifest["files"]}
-        present = {str(p.relative_to(self.path)) for p in self.path.rglob("*.parquet")}
-        if added := sorted(present - set(listed)):
+        present = self._present()
+        if added := sorted(set(present) - set(listed)):
             raise DatasetError(
-                f"{self.path} has {len(added)} part file(s) its manifest does not list: {added[0]}"
+                f"{self.location} has {len(added)} part file(s) its manifest does not list: "
+                f"{added[0]}"
             )
-        if missing := sorted(set(listed) - present):
-            raise DatasetError(f"{self.path} lacks {len(missing)} part file(s): {missing[0]}")
+        if missing := sorted(set(listed) - set(present)):
+            raise DatasetError(f"{self.location} lacks {len(missing)} part file(s): {missing[0]}")
         stamps = {} if full else self._stamps()
         fresh: dict[str, list[int]] = {}
         hashed = 0
         for name, entry in listed.items():
-            status = (self.path / name).stat()
-            stamp = [status.st_size, status.st_mtime_ns]
-            if status.st_size != int(entry["bytes"]):
+            size, _ = present[name]
+            stamp = list(present[name])
+            if size != int(entry["bytes"]):
                 raise DatasetError(
-                    f"{self.path / name} has {status.st_size} bytes, its manifest says "
+                    f"{self.locate(name)} has {size} bytes, its manifest says "
                     f"{entry['bytes']} (truncated or altered)"
                 )
             if stamps.get(name) != stamp:
                 hashed += 1
-                if _file_sha256(self.path / name) != entry["sha256"]:
+                if self._sha256(name) != entry["sha256"]:
                     raise DatasetError(
-                        f"{self.path / name} does not match its manifest's SHA-256 (altered)"
+                        f"{self.locate(name)} does not match its manifest's SHA-256 (altered)"
                     )
             fresh[name] = stamp
         if hashed:
@@ -172,6 +218,7 @@ class Dataset:
         """Record the stamps atomically; a read-only dataset is simply hashed every time."""
         partial = self.path / f".{STAMP_NAME}.{os.getpid()}.tmp"
         with contextlib.suppress(OSError):
+            self.path.mkdir(parents=True, exist_ok=True)  # a remote dataset's local home
             partial.write_text(json.dumps({"checksum": self.checksum, "files": stamps}))
             os.replace(partial, self.path / STAMP_NAME)
         with contextlib.suppress(OSError):
@@ -192,8 +239,12 @@ class Dataset:
 
     @property
     def files(self) -> list[Path]:
-        """Every Parquet part file, of every table, in a stable order."""
+        """Every Parquet part file, of every table, in a stable order (of a local dataset)."""
         return [self.path / entry["path"] for entry in self.manifest["files"]]
+
+    @property
+    def file_count(self) -> int:
+        return len(self.manifest["files"])
 
     @property
     def tables(self) -> list[str]:
@@ -220,8 +271,13 @@ class Dataset:
         return tables[name]
 
     def table_path(self, name: str | None = None) -> Path:
-        """The directory holding table ``name``'s files (the dataset's, for a single table)."""
+        """The directory holding table ``name``'s files (the dataset's, for a single table),
+        of a local dataset; :meth:`table_location` for any dataset."""
         return self.path / self._table(name)["directory"]
+
+    def table_location(self, name: str | None = None) -> str:
+        """The directory (or ``s3://`` prefix) holding table ``name``'s files."""
+        return self.locate(self._table(name)["directory"])
 
     def table_files(self, name: str | None = None) -> list[Path]:
         """Table ``name``'s part files, in a stable order (all of them, for a single table)."""
@@ -232,7 +288,7 @@ class Dataset:
         table = self._table(name)
         if not table["directory"]:
             return self.glob
-        return str(self.path / table["directory"] / "*.parquet")
+        return self.locate(f"{table['directory']}/*.parquet")
 
     def table_rows(self, name: str | None = None) -> int:
         return int(self._table(name)["rows"])
@@ -250,7 +306,7 @@ class Dataset:
     def glob(self) -> str:
         """A glob that matches every part file of a single table, hive directories included
         (for a dataset of several tables, see :meth:`table_glob`)."""
-        return str(self.path / ("*/*.parquet" if self.partition_by else "*.parquet"))
+        return self.locate("*/*.parquet" if self.partition_by else "*.parquet")
 
     @property
     def size_bytes(self) -> int:

@@ -18,7 +18,9 @@ written one row group at a time, so memory is bounded by a row group or two per 
 The dataset is written into a temporary sibling directory that is renamed into place only
 after its manifest is written, and a lock serialises generators of the same dataset, so a
 directory with the dataset's name is always complete (against crashes of the generator;
-the manifest's checksums are there to detect anything else).
+the manifest's checksums are there to detect anything else). A dataset for object storage is
+generated the same way into a local staging directory and uploaded, part files first and its
+manifest last (:func:`materialize_remote`).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 from tqdm import tqdm
 
+from datagen import storage
 from datagen.dataset import MANIFEST_NAME, Dataset, DatasetSpec
 from datagen.table import COMPRESSION, FilePlan, Layout, TableGenerator, layouts
 
@@ -366,19 +369,23 @@ def _manifest(
     }
 
 
-def find_complete(path: Path, spec: DatasetSpec) -> Dataset | None:
-    """The dataset at ``path`` if it is complete, of this spec and generator version."""
+def find_complete(path: Path, spec: DatasetSpec, url: str | None = None) -> Dataset | None:
+    """The dataset at ``path`` (or in object storage at ``url``) if it is complete, of this
+    spec and generator version."""
     try:
-        dataset = Dataset.load(path)
+        dataset = Dataset.load(path, url)
         manifest = dataset.manifest
         if (
             manifest.get("generator_version") != GENERATOR_VERSION
             or manifest.get("parameters") != spec.to_dict()
         ):
             return None
-        for entry in manifest["files"]:
-            if (path / entry["path"]).stat().st_size != int(entry["bytes"]):
-                return None
+        if url is not None:
+            sizes = {name: size for name, (size, _) in storage.listing(url).items()}
+        else:
+            sizes = {e["path"]: (path / e["path"]).stat().st_size for e in manifest["files"]}
+        if any(sizes.get(e["path"]) != int(e["bytes"]) for e in manifest["files"]):
+            return None
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return dataset
@@ -423,6 +430,46 @@ def show_progress(progress: bool | None) -> bool:
     if progress is not None:
         return progress
     return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+def materialize_remote(
+    generator: TableGenerator,
+    spec: DatasetSpec,
+    root: str,
+    local_dir: Path,
+    *,
+    jobs: int,
+    force: bool = False,
+    progress: bool = False,
+) -> Materialized:
+    """:func:`materialize` for a data root in object storage (``s3://bucket/prefix``).
+
+    The dataset is generated into a local staging directory exactly as on disk, then uploaded:
+    an old manifest is removed first, then every part file, then the new manifest, so a
+    dataset in the bucket is complete whenever its manifest is there. The lock (on this
+    machine) serialises generators here; the staging copy is removed once uploaded.
+    """
+    started = time.perf_counter()
+    url = storage.join(root, spec.name)
+    home = storage.local_home(url, local_dir)
+    if not force and (existing := find_complete(home, spec, url)) is not None:
+        return Materialized(existing, False, time.perf_counter() - started)
+    home.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(FileLock(home.parent / f".{spec.name}.lock"), spec.name, progress):
+        if not force and (existing := find_complete(home, spec, url)) is not None:
+            return Materialized(existing, False, time.perf_counter() - started)
+        started = time.perf_counter()
+        staging = home.parent / f".upload-{spec.name}-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            local = materialize(generator, spec, staging, jobs=jobs, force=True, progress=progress)
+            storage.delete_prefix(url, first=MANIFEST_NAME)
+            files = [entry["path"] for entry in local.dataset.manifest["files"]]
+            storage.upload(local.dataset.path, url, files, last=MANIFEST_NAME)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(home, ignore_errors=True)  # stamps and references of the old dataset
+    return Materialized(Dataset.load(home, url), True, time.perf_counter() - started)
 
 
 def materialize(

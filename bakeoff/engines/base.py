@@ -177,6 +177,11 @@ class Engine(ABC):
     def prepare(self, dataset: Dataset) -> None:  # noqa: B027 - optional hook
         """Tune per-dataset settings (Spark sizes its shuffle partitions here)."""
 
+    def cannot_read(self, dataset: Dataset) -> str | None:
+        """Why this started engine cannot read ``dataset`` where it lives (object storage it
+        has no connector for), as a user should read it; None when it can."""
+        return None
+
     @abstractmethod
     def scan(self, dataset: Dataset, table: str | None = None) -> Any:
         """A table of the dataset (its only one by default) as the engine's own, lazy where it

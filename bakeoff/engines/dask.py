@@ -121,7 +121,8 @@ class DaskEngine(Engine):
         dask_parquet._cached_plan.clear()
 
     def scan(self, dataset: Dataset, table: str | None = None) -> Any:
-        return dd.read_parquet(str(dataset.table_path(table)))
+        # s3:// goes through s3fs, which takes the endpoint and credentials from AWS_*
+        return dd.read_parquet(dataset.table_location(table))
 
     def materialize(self, result: Any) -> Any:
         persisted = result.persist()

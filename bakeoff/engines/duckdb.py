@@ -9,6 +9,12 @@ The caches that could let a later sample skip work a user's first query does (Pa
 metadata, the external file cache for local files) are pinned at today's defaults, off for
 local files, so that a change of default in a later DuckDB cannot silently change what is
 timed; only the settings the installed version knows are set, and all are recorded.
+
+A dataset in object storage is read through s3fs, registered as an fsspec filesystem
+(``DuckDBPyConnection.register_filesystem``): DuckDB's own ``httpfs`` extension is downloaded
+from extensions.duckdb.org on first use, which a machine that reaches only package registries
+cannot do (the ``duckdb-ext-httpfs`` wheel on PyPI is built for DuckDB 1.4 only). The external
+file cache, which keeps remote files between queries, is turned off for such a dataset.
 """
 
 from __future__ import annotations
@@ -61,6 +67,7 @@ class DuckDBEngine(Engine):
             "preserve_insertion_order": not self.resources.capped,
         }
         self.connection = duckdb.connect(config=dict(self._config))
+        self._object_store = False
         # Set once connected: the Parquet settings need the (built-in) extension loaded.
         for name, value in PINNED_CACHES.items():
             if name in known:
@@ -80,6 +87,16 @@ class DuckDBEngine(Engine):
 
     def settings(self) -> dict[str, Any]:
         return {**self._config, "applied": self._applied}
+
+    def prepare(self, dataset: Dataset) -> None:
+        if dataset.url is not None and not self._object_store:
+            import s3fs  # takes AWS_ENDPOINT_URL and the credentials from the environment
+
+            self.connection.register_filesystem(s3fs.S3FileSystem())
+            self.connection.execute("SET enable_external_file_cache = false")
+            self._object_store = True
+            self._config["object_store"] = "s3fs (fsspec)"
+            self._config["enable_external_file_cache"] = False
 
     def scan(self, dataset: Dataset, table: str | None = None) -> Any:
         return self.connection.read_parquet(

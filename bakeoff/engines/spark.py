@@ -18,6 +18,12 @@ With Spark Connect (``sc://host:port``) the session is a thin client of a server
 the driver: only SQL settings can be set from here, and the server's master and application
 are recorded. Executor processes of our application that run on this machine are the workers
 fault injection can kill (:mod:`bakeoff.chaos`).
+
+Object storage is read through Hadoop's S3A connector (``s3a://``), configured from
+``AWS_ENDPOINT_URL`` with path-style addresses and the credentials of the AWS environment. The
+connector (``org.apache.hadoop:hadoop-aws`` and the AWS SDK bundle) is not in the pyspark
+wheel and comes from Maven Central (``spark.jars.packages``); where it is not on the class path
+a dataset in object storage is ``unsupported`` for Spark, with that reason.
 """
 
 from __future__ import annotations
@@ -53,6 +59,12 @@ RECORDED_DEFAULTS = (
     "spark.sql.parquet.enableVectorizedReader",
 )
 CONNECT_SCHEME = "sc://"
+S3A_CLASS = "org.apache.hadoop.fs.s3a.S3AFileSystem"
+NO_S3A = (
+    "reading s3:// needs Hadoop's S3A connector (org.apache.hadoop:hadoop-aws and the AWS SDK "
+    "bundle), which the pyspark wheel does not ship and which is not on this Spark's class "
+    "path (spark.jars.packages fetches it from Maven Central)"
+)
 EXECUTOR_WAIT_S = 120.0  # for a cluster's first executor to register
 EXECUTOR_SETTLE_S = 3.0  # then for no new one to arrive
 EXECUTOR_CLASS = "org.apache.spark.executor.CoarseGrainedExecutorBackend"
@@ -236,8 +248,27 @@ class SparkEngine(Engine):
             "spark.sql.shuffle.partitions", str(self._shuffle_partitions(dataset.size_bytes))
         )
 
+    def cannot_read(self, dataset: Dataset) -> str | None:
+        if dataset.url is None:
+            return None
+        if self.connect:
+            return None  # the server reads the files; whether it has S3A is its own concern
+        try:
+            loader = self.session.sparkContext._jvm.java.lang.Thread.currentThread()
+            loader.getContextClassLoader().loadClass(S3A_CLASS)
+        except Exception:  # py4j's error for ClassNotFoundException
+            return NO_S3A
+        hadoop = self.session.sparkContext._jsc.hadoopConfiguration()
+        if endpoint := os.environ.get("AWS_ENDPOINT_URL"):
+            hadoop.set("fs.s3a.endpoint", endpoint)
+            hadoop.set("fs.s3a.path.style.access", "true")
+        return None
+
     def scan(self, dataset: Dataset, table: str | None = None) -> Any:
-        return self.session.read.parquet(str(dataset.table_path(table)))
+        location = dataset.table_location(table)
+        if dataset.url is not None:  # Hadoop names its S3 connector's scheme s3a://
+            location = "s3a://" + location.partition("://")[2]
+        return self.session.read.parquet(location)
 
     def sql(self, dataset: Dataset, statement: str) -> Any:
         """Run a canonical workload statement over the dataset's tables (see sql_tables)."""

@@ -52,7 +52,11 @@ class VaexEngine(Engine):
 
     def scan(self, dataset: Dataset, table: str | None = None) -> Any:
         partitioning = "hive" if dataset.partition_by else None
-        return vaex.open(str(dataset.table_path(table)), partitioning=partitioning)
+        if dataset.url is not None:  # through pyarrow's S3 filesystem, as fs= takes it
+            return vaex.open(
+                dataset.arrow_path(table), fs=dataset.arrow_filesystem, partitioning=partitioning
+            )
+        return vaex.open(dataset.table_location(table), partitioning=partitioning)
 
     def materialize(self, result: Any) -> Any:
         return result  # groupby results are computed eagerly and held in memory

@@ -190,7 +190,9 @@ def _inertia_and_sizes(dataset: Any, centres: list[np.ndarray]) -> list[tuple[fl
     import pyarrow.dataset as pds
 
     totals = [(0.0, np.zeros(CLUSTERS, dtype=np.int64)) for _ in centres]
-    source = pds.dataset(dataset.table_path(), format="parquet")
+    source = pds.dataset(
+        dataset.arrow_path(), filesystem=dataset.arrow_filesystem, format="parquet"
+    )
     for batch in source.to_batches(columns=list(FEATURES)):
         points = np.column_stack([batch.column(name).to_numpy() for name in FEATURES])
         for i, these in enumerate(centres):
