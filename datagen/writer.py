@@ -33,6 +33,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -224,9 +225,31 @@ def _reuse_freed_memory() -> None:
     mallopt(_M_TRIM_THRESHOLD, 1 << 30)
 
 
+# Ctrl-C and kill: held while the pool forks its processes (see _signals_held).
+_INTERRUPTS = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM while the pool forks, and deliver them after.
+
+    A signal that arrives during ``os.fork`` is handled inside one of the interpreter's
+    at-fork hooks, which ignores the exception the handler raises: the interrupt was lost and
+    the dataset written anyway. Held, it is raised here once the processes exist, where the
+    caller stops them. The writer processes inherit the held mask and release it first.
+    """
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
 def prepare_worker(queue: SimpleQueue | None = None) -> None:
-    """Initializer of every writer process: tune malloc and connect the progress queue."""
+    """Initializer of every writer process: take signals again (:func:`_signals_held`), tune
+    malloc and connect the progress queue."""
     global _progress_queue
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _INTERRUPTS)
     _progress_queue = queue
     _reuse_freed_memory()
 
@@ -267,10 +290,11 @@ def _write_all(
         workers, mp_context=context, initializer=prepare_worker, initargs=(queue,)
     )
     try:
-        futures = [
-            pool.submit(_write_file_in_worker, generator, spec, file, root, build_ahead)
-            for file in files
-        ]
+        with _signals_held():  # submitting forks the processes
+            futures = [
+                pool.submit(_write_file_in_worker, generator, spec, file, root, build_ahead)
+                for file in files
+            ]
         pending: set[Future[dict[str, Any]]] = set(futures)
         while pending:
             done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
