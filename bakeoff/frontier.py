@@ -116,12 +116,18 @@ def run_scale(
         *("--memory-cap", cap, "--timeout", str(timeout)),
     ]
     print("+ " + " ".join(command[1:]), flush=True)
-    done = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ))
-    records = [
-        RunRecord.from_json(line) for line in done.stdout.splitlines() if line.startswith("{")
-    ]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ)
+    ) as process:
+        try:
+            out, err = process.communicate()
+        except BaseException:  # Ctrl-C, SIGTERM: the run ends its worker and engine itself,
+            process.terminate()  # which a SIGKILL (subprocess.run's) would leave orphaned
+            process.communicate(timeout=120)
+            raise
+    records = [RunRecord.from_json(line) for line in out.splitlines() if line.startswith("{")]
     if not records:  # refused before any run (bad input, no data): say why and stop here
-        raise InputError(f"{engine} at {format_rows(rows)}: {done.stderr.strip()[-500:]}")
+        raise InputError(f"{engine} at {format_rows(rows)}: {err.strip()[-500:]}")
     return records
 
 
