@@ -238,12 +238,16 @@ class _Watchdog:
         kill_children()
         os._exit(EXIT_ABORTED)
 
-    def arm(self, timeout_s: float | None) -> None:
+    def arm(
+        self, timeout_s: float | None, status: Status = Status.TIMEOUT, detail: str = ""
+    ) -> None:
+        """Fire after ``timeout_s``; armed again after :meth:`disarm`, it watches a new phase."""
+        self._fired = threading.Lock()  # a disarmed watchdog holds the old one
         if timeout_s:
             self._timer = threading.Timer(
                 timeout_s,
                 self.abort,
-                args=(Status.TIMEOUT, f"no result after the {timeout_s:g} s time limit"),
+                args=(status, detail or f"no result after the {timeout_s:g} s time limit"),
             )
             self._timer.daemon = True
             self._timer.start()
@@ -326,6 +330,11 @@ def run_workload(
         "memory_timeline": _thin(memory.timeline),
         "session_runs": session_runs,
     }
+    watchdog.arm(  # a read-back that never ends (a worker restarted without end) is an error
+        limits.timeout_s,
+        Status.ERROR,
+        f"reading the result back did not finish within the {limits.timeout_s or 0:g} s limit",
+    )
     try:
         resolved = engine.resolved(materialized)
         if reference is None and (count := engine.result_rows(materialized)) > READ_BACK_MAX_ROWS:
@@ -342,6 +351,7 @@ def run_workload(
             Status.ERROR, f"reading the result back failed: {first_line(error)}", **measured
         )
     finally:
+        watchdog.disarm()
         engine.release(materialized)
     digest = digest_table(result, workload, normalized=True).to_dict()
     if reference is None:

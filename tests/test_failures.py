@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -75,6 +76,46 @@ def test_a_timeout_is_a_record_and_the_run_goes_on(data_dir, tmp_path):
     )
     assert [r.status for r in records] == ["timeout", "timeout"], done.stderr
     assert "time limit" in records[0].detail
+
+
+READ_BACK_HANGS = """
+import sys, time
+from bakeoff.engines import create_engine
+from bakeoff.runner import Limits, run_workload
+from datagen import ensure_dataset
+from datagen.dataset import DatasetSpec
+from workloads import get_workload
+
+engine = create_engine("duckdb")
+engine.start()
+engine.to_arrow = lambda materialized: time.sleep(300)
+dataset = ensure_dataset(DatasetSpec(rows=10_000), sys.argv[1])
+run_workload(
+    engine, get_workload("groupby_q1"), dataset, reference=None,
+    limits=Limits(timeout_s=3), emit=lambda record: print(record.to_json(), flush=True),
+)
+"""
+
+
+def test_a_read_back_that_never_ends_is_an_error_not_a_hang(data_dir):
+    """The time limit also bounds reading the result back for validation: a Dask worker
+    restarted without end there once held a run for its supervisor's whole backstop."""
+    from bakeoff.runner import EXIT_ABORTED, RunRecord
+
+    ensure_dataset(DatasetSpec(rows=10_000), data_dir)
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", READ_BACK_HANGS, str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == EXIT_ABORTED, done.stderr
+    assert time.monotonic() - started < 100  # three seconds, not the 300 s read-back
+    (record,) = [RunRecord.from_json(line) for line in done.stdout.splitlines()]
+    assert record.status == Status.ERROR
+    assert "reading the result back did not finish within the 3 s" in record.detail
+    assert record.wall_s is None and not record.validated
 
 
 def test_spark_without_java_says_so_in_one_line(data_dir, tmp_path, monkeypatch):

@@ -62,3 +62,30 @@ def test_a_run_over_its_cap_is_out_of_memory_at_cap(data_dir, tmp_path):
     assert "over the 150.0 MiB memory cap" in records[0]["detail"]
     assert records[0]["settings"]["memory_limit"] == "120MiB"
     assert records[0]["settings"]["memory_cap_bytes"] == 150 * 1024**2
+
+
+def test_dask_reads_a_result_back_without_gathering_it_on_one_worker(data_dir):
+    """Validation gathers each persisted partition to the harness; ``compute()`` would first
+    concatenate them into one partition on one worker, which under a cap (2 GiB per worker
+    at 4 GiB) that worker cannot hold, and its nanny restarts it without end."""
+    pytest.importorskip("dask")
+    import distributed
+
+    from datagen import ensure_dataset
+    from datagen.dataset import DatasetSpec
+    from workloads.join import dask as dask_join
+
+    spec = DatasetSpec(table="join", rows=100_000, rows_per_file=25_000)
+    dataset = ensure_dataset(spec, data_dir)
+    engine = create_engine("dask")
+    engine.start()
+    try:
+        result = engine.materialize(dask_join.QUERIES["join_q1"](engine, dataset))
+        assert result.npartitions > 1
+        with distributed.get_task_stream(client=engine.client) as stream:
+            table = engine.to_arrow(result)
+        assert table.num_rows == len(result) > 0
+        assert stream.data == []  # no task ran: the partitions were held, only fetched
+        engine.release(result)
+    finally:
+        engine.stop()
