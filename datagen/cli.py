@@ -120,8 +120,7 @@ def locate(spec: DatasetSpec, root: Path | str) -> tuple[Path, str | None]:
     """Where ``spec``'s dataset is under ``root``: its directory and, in object storage, its
     ``s3://`` prefix (the directory is then where this machine keeps what belongs beside it)."""
     if isinstance(root, str):
-        url = storage.join(root, spec.name)
-        return storage.local_home(url, local_data_dir()), url
+        return storage.dataset_location(root, spec.name, local_data_dir())
     return root / spec.name, None
 
 

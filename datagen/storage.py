@@ -89,6 +89,12 @@ def local_home(url: str, local_dir: Path) -> Path:
     return local_dir / REMOTE_HOME / bucket_path(url)
 
 
+def dataset_location(root: str, name: str, local_dir: Path) -> tuple[Path, str]:
+    """A dataset under remote ``root``: its local home (stamps, references) and its URL."""
+    url = join(root, name)
+    return local_home(url, local_dir), url
+
+
 def read_text(url: str) -> str:
     """The object at ``url``; ``FileNotFoundError`` when there is none."""
     with filesystem(url).open_input_stream(bucket_path(url)) as stream:

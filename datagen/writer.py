@@ -474,8 +474,7 @@ def materialize_remote(
     machine) serialises generators here; the staging copy is removed once uploaded.
     """
     started = time.perf_counter()
-    url = storage.join(root, spec.name)
-    home = storage.local_home(url, local_dir)
+    home, url = storage.dataset_location(root, spec.name, local_dir)
     if not force and (existing := find_complete(home, spec, url)) is not None:
         return Materialized(existing, False, time.perf_counter() - started)
     home.parent.mkdir(parents=True, exist_ok=True)
