@@ -6,7 +6,8 @@ full result computed by the engine", ended by the engine's cheapest complete sin
 result back, the comparison with the reference and releasing the result come after, untimed.
 A run that exceeds its time or memory limit is ended from a watchdog thread, after its record
 (``timeout`` / ``out_of_memory``) has been emitted, because an engine stuck in native code
-cannot be interrupted politely.
+cannot be interrupted politely. Reading the result back gets the same time limit again, and a
+read-back past it is an ``error``: the answer was never checked, so it is not a timing.
 """
 
 from __future__ import annotations
