@@ -173,3 +173,18 @@ def test_a_bad_object_storage_root_is_one_line(s3, root, message):
     done = _datagen(s3, "--rows", "tiny", "--data-dir", root)
     assert done.returncode == 2 and message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_the_report_describes_a_dataset_read_from_object_storage(s3, tmp_path):
+    """The report's dataset table reads the manifest where the run read the data."""
+    records, done = _run("duckdb", s3, tmp_path, "groupby")
+    assert_answered("duckdb", records, done, WORKLOADS["groupby"])
+    env = dict(os.environ, **s3, BAKEOFF_RESULTS_DIR=str(tmp_path))
+    report = bakeoff(python_for("duckdb"), "report", env=env)
+    assert report.returncode == 0, report.stderr
+    (line,) = [
+        line
+        for line in (tmp_path / "report.md").read_text().splitlines()
+        if line.startswith(f"| {records[0].dataset['name']} |")
+    ]
+    assert "manifest not found" not in line and "compression=" in line

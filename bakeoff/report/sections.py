@@ -19,6 +19,7 @@ from bakeoff.report.page import Block, Code, Heading, Image, Table, Text
 from bakeoff.report.summary import Key
 from bakeoff.report.table import CSV_FIELDS, FAULT_INJECTION, SINGLE_RUN, Row
 from bakeoff.units import format_bytes
+from datagen import storage
 from datagen.dataset import MANIFEST_NAME, format_rows
 
 
@@ -294,10 +295,17 @@ def provenance_section(rows: list[Row], data_dirs: list[Path]) -> list[Block]:
 
 
 def _manifest(row: Row, data_dirs: list[Path]) -> dict[str, Any] | None:
+    """The dataset's manifest: in a local data directory, else where the run read it (object
+    storage, with the AWS variables of this environment); None where neither has it."""
     for directory in data_dirs:
         path = directory / row.dataset / MANIFEST_NAME
         if row.dataset and path.exists():
             return json.loads(path.read_text())
+    if storage.is_remote(row.dataset_location):
+        try:
+            return json.loads(storage.read_text(storage.join(row.dataset_location, MANIFEST_NAME)))
+        except (OSError, ValueError):  # gone, unreachable or no credentials here
+            return None
     return None
 
 

@@ -74,6 +74,7 @@ class Row:
     stats: dict[str, Any] | None = field(default=None, repr=False)
     sample_values: list[float] | None = field(default=None, repr=False)
     timeline: list[list[float]] = field(default_factory=list, repr=False)
+    dataset_location: str = field(default="", repr=False)  # where its manifest is
 
     @property
     def ok(self) -> bool:
@@ -93,7 +94,8 @@ class Row:
 
 RECOVERED = "recovered"  # bakeoff.runner.Status.RECOVERED
 FAULT_INJECTION = "fault_injection"  # the settings key bakeoff.chaos records under
-CSV_FIELDS = [f.name for f in fields(Row) if f.name not in ("stats", "sample_values", "timeline")]
+REPORT_ONLY = ("stats", "sample_values", "timeline", "dataset_location")
+CSV_FIELDS = [f.name for f in fields(Row) if f.name not in REPORT_ONLY]
 
 
 def _finite(value: object) -> bool:
@@ -208,6 +210,7 @@ def _with_record(row: Row, record: RunRecord | None) -> None:
     row.settings = record.settings
     row.dataset = record.dataset.get("name", "")
     row.dataset_checksum = record.dataset.get("checksum", "")
+    row.dataset_location = record.dataset.get("path", "")
     row.python = record.provenance.get("python", row.python)
     row.java = record.provenance.get("java", "") or str(record.settings.get("java_version", ""))
 

@@ -129,17 +129,6 @@ def lloyd(step: Step, centres: np.ndarray, iterations: int = ITERATIONS) -> pa.T
     return kmeans_table(centres, counts)
 
 
-def relabelled(centres: np.ndarray, counts: Sequence[int], initial: np.ndarray) -> pa.Table:
-    """A library's clusters numbered as the dataframe version numbers them: each by the
-    initial centre nearest to it (a library that starts from its own centres finds the same
-    clusters in another order). Two clusters near one initial centre keep the same number,
-    which the comparison with the reference then reports."""
-    centres = np.asarray(centres, dtype=np.float64)
-    nearest = ((centres[:, None, :] - initial[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
-    table = kmeans_table(centres, counts)
-    return table.set_column(0, "cluster", pa.array(nearest.astype(np.int64)))
-
-
 def squared_distance(column: Callable[[str], object], centre: Sequence[float]) -> object:
     """sum over features of (x - c)^2, for any engine whose column objects do arithmetic."""
     total = None
