@@ -140,8 +140,10 @@ class DaskEngine(Engine):
         needs the whole result in one worker's memory: under a memory cap the nanny restarts
         that worker at 95% of its limit, the partitions are recomputed, and the concatenation
         fails again without end (a 1e7-row join under 4 GiB, two workers of 2 GiB)."""
-        parts = self.client.gather(distributed.futures_of(materialized))
-        tables = [pa.Table.from_pandas(part, preserve_index=False) for part in parts]
+        tables = [  # one at a time: a worker serializes one partition, not all it holds
+            pa.Table.from_pandas(future.result(), preserve_index=False)
+            for future in distributed.futures_of(materialized)
+        ]
         return pa.concat_tables(tables, promote_options="default")
 
     def result_rows(self, materialized: Any) -> int:
