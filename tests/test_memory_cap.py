@@ -89,3 +89,26 @@ def test_dask_reads_a_result_back_without_gathering_it_on_one_worker(data_dir):
         engine.release(result)
     finally:
         engine.stop()
+
+
+def _fail(partition):
+    raise MemoryError("a partition that never finishes")
+
+
+def test_dask_a_failed_partition_fails_the_run_not_its_read_back(data_dir):
+    """``distributed.wait`` returns for failed futures as for finished ones: a persist whose
+    workers died (``KilledWorker``) must end the timed run as a failure, not as a time."""
+    pytest.importorskip("dask")
+    from datagen import ensure_dataset
+    from datagen.dataset import DatasetSpec
+
+    dataset = ensure_dataset(DatasetSpec(rows=10_000), data_dir)
+    engine = create_engine("dask")
+    engine.start()
+    try:
+        frame = engine.scan(dataset)
+        with pytest.raises(MemoryError, match="never finishes"):
+            engine.materialize(frame.map_partitions(_fail, meta=frame._meta))
+        assert engine.settings()["workers"] == engine.resources.cores
+    finally:
+        engine.stop()

@@ -67,6 +67,9 @@ class DaskEngine(Engine):
                 dashboard_address=None,
             )
             self.client = distributed.Client(self.cluster)
+        # a LocalCluster as started: its nannies restart a worker that runs out of memory,
+        # and a record written while one restarts must still describe the whole cluster
+        self._started_workers = self._workers() if self.cluster is not None else None
 
     def stop(self) -> None:
         self.client.close()
@@ -77,7 +80,7 @@ class DaskEngine(Engine):
         return self.client.scheduler_info(n_workers=-1)["workers"]
 
     def settings(self) -> dict[str, Any]:
-        workers = self._workers().values()
+        workers = (self._started_workers or self._workers()).values()
         with self.client.as_current():  # the shuffle method resolves against the client
             shuffle = dask_utils.get_default_shuffle_method()
         return {
@@ -125,8 +128,13 @@ class DaskEngine(Engine):
         return dd.read_parquet(dataset.table_location(table))
 
     def materialize(self, result: Any) -> Any:
+        """Persist and wait; a partition that failed (``KilledWorker`` when its workers ran out
+        of memory) raises here, as ``wait`` returns for failed futures as for finished ones."""
         persisted = result.persist()
-        distributed.wait(persisted)
+        futures = distributed.futures_of(persisted)
+        distributed.wait(futures)
+        if failed := next((f for f in futures if f.status == "error"), None):
+            raise failed.exception()
         return persisted
 
     def resolved(self, materialized: Any) -> dict[str, Any]:
