@@ -66,9 +66,9 @@ class FrontierCell:
             return f"{failed.status} ({failed.workload})"
         if not self.answered:
             return "unsupported"
-        return (
-            f"completed {len(self.answered)} in {self.total_s:.3g} s; "
-            f"peak {format_bytes(self.peak_bytes)}"
+        names = ", ".join(r.workload.removeprefix(f"{self.family}_") for r in self.answered)
+        return (  # which questions: cells of one family may hold different ones
+            f"completed {names} in {self.total_s:.3g} s; peak {format_bytes(self.peak_bytes)}"
         )
 
 

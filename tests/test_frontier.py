@@ -35,14 +35,14 @@ def test_the_frontier_stops_a_family_where_it_fails_and_the_report_draws_it(data
             cell = cells["duckdb", family, large, rows]
             assert cell.completed and all(r.validated for r in cell.answered)
     assert sorted(cells["duckdb", "groupby", large, 20_000].records) == ["groupby_q1", "groupby_q2"]
-    assert "duckdb groupby 2e4: cap 4GiB: completed 2 in" in done.stdout
+    assert "duckdb groupby 2e4: cap 4GiB: completed q1, q2 in" in done.stdout
 
     write_report(results)
     report = (results / "report.md").read_text()
     assert "## Larger than memory: the frontier under memory caps" in report
     stop = "out_of_memory (groupby_q1) at 1e4"
     assert f"| duckdb | none; stopped: {stop} | 2e4 |" in report
-    assert f"| duckdb | 2e4 | not run (stopped: {stop}) | completed 2 in " in report
+    assert f"| duckdb | 2e4 | not run (stopped: {stop}) | completed q1, q2 in " in report
 
 
 def test_what_failed_under_a_larger_cap_is_shown_as_not_run_under_a_smaller_one():
