@@ -9,7 +9,18 @@ import sys
 
 from bakeoff.engines.base import Engine, EngineOptions, Resources, parse_options
 
-ENGINE_NAMES: tuple[str, ...] = ("duckdb", "polars", "dask", "spark", "vaex")
+ENGINE_NAMES: tuple[str, ...] = (
+    "duckdb",
+    "polars",
+    "dask",
+    "spark",
+    "vaex",
+    "pyarrow",
+    "datafusion",
+    "daft",
+    "chdb",
+    "sail",
+)
 
 
 def engine_class(name: str) -> type[Engine]:
