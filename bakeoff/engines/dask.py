@@ -13,9 +13,9 @@ fully computed, by the workers. (``Client.persist`` of a dask-expr groupby with 
 > 1 returned 36, 23 and 10 of 100 groups over 31, 45 and 100 input partitions here.) Task keys
 are deterministic, so a result still held when the next sample persists the same query would
 make that sample run no task at all: :meth:`DaskEngine.release` cancels the persisted futures
-and waits until the scheduler has forgotten them and this client has heard so, and :meth:`DaskEngine.before_run` clears
-dask-expr's in-process cache of Parquet dataset plans (file statistics and partitioning), which
-a user's first ``read_parquet`` would have to build.
+and waits until the scheduler has forgotten them and this client has heard so, and
+:meth:`DaskEngine.before_run` clears dask-expr's in-process cache of Parquet dataset plans
+(file statistics and partitioning), which a user's first ``read_parquet`` would have to build.
 """
 
 from __future__ import annotations
