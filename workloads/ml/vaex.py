@@ -77,8 +77,8 @@ def _distance(centre: np.ndarray) -> str:
 
 def _step(engine: Any, dataset: Any, centres: np.ndarray) -> pa.Table:
     """One Lloyd iteration: distances, their minimum and the first centre at it as virtual
-    columns, then counts and means binned by cluster, in one pass. (A running minimum nests
-    each step twice, and Vaex expands virtual columns: exponential.)"""
+    columns, the cluster materialized, then counts and means binned by cluster in one pass.
+    (A running minimum nests each step twice, and Vaex expands virtual columns: exponential.)"""
     frame = engine.scan(dataset)
     names = [f"d{k}" for k in range(len(centres))]
     for name, centre in zip(names, centres, strict=True):
@@ -91,6 +91,10 @@ def _step(engine: Any, dataset: Any, centres: np.ndarray) -> pa.Table:
     for k in range(len(names) - 2, -1, -1):
         first = f"where({names[k]} == smallest, {k}, {first})"
     frame.add_virtual_column("cluster", first)
+    # Vaex evaluates a virtual column once per aggregator that bins by it: the 17 aggregators
+    # below would expand the distances 17 times per chunk. ``materialize`` computes it once, as
+    # Vaex's docs advise for an expensive expression used more than once.
+    frame = frame.materialize("cluster")
     binned = {"binby": "cluster", "limits": [-0.5, CLUSTERS - 0.5], "shape": CLUSTERS}
     counts = frame.count(delay=True, **binned)
     means = frame.mean(list(FEATURES), delay=True, **binned)
