@@ -17,9 +17,9 @@ import pyarrow as pa
 
 from bakeoff.errors import InputError
 from bakeoff.paths import data_dir as local_data_dir
-from datagen import blobs, groupby, join, ml, storage, window
-from datagen.dataset import Dataset, DatasetSpec, parse_rows
-from datagen.table import FilePlan, TableGenerator
+from datagen import blobs, events, groupby, join, ml, storage, window
+from datagen.dataset import FILE_FORMATS, Dataset, DatasetSpec, parse_rows
+from datagen.table import OPTIONAL, FilePlan, TableGenerator, refuse_options
 from datagen.writer import Materialized, materialize, materialize_remote, show_progress
 
 __all__ = [
@@ -38,8 +38,12 @@ __all__ = [
 
 # Every table by name; a new table is one more module implementing ``TableGenerator``.
 TABLES: Mapping[str, TableGenerator] = MappingProxyType(
-    {module.TABLE.name: module.TABLE for module in (groupby, join, window, ml, blobs)}
+    {module.TABLE.name: module.TABLE for module in (groupby, join, window, ml, blobs, events)}
 )
+
+
+# At most half of a chunk's rows can repeat one of its earlier rows.
+MAX_DUP_PCT = 50
 
 
 def _require_int(name: str, value: object, minimum: int) -> None:
@@ -77,6 +81,14 @@ def validate(spec: DatasetSpec, data_dir: Path | str | None = None) -> TableGene
         raise InputError(f"sorted must be true or false, not {spec.sorted!r}")
     if spec.partition_by is not None and not isinstance(spec.partition_by, str):
         raise InputError(f"partition_by must be a column name, not {spec.partition_by!r}")
+    dup = spec.dup_pct
+    if isinstance(dup, bool) or not isinstance(dup, int | float) or not 0 <= dup <= MAX_DUP_PCT:
+        raise InputError(f"dup_pct must be a percentage in [0, {MAX_DUP_PCT}], not {dup!r}")
+    if spec.file_format not in FILE_FORMATS:
+        raise InputError(
+            f"format must be one of {', '.join(FILE_FORMATS)}, not {spec.file_format!r}"
+        )
+    refuse_options(spec, spec.table, [o for o in OPTIONAL if o not in generator.takes])
     generator.validate(spec)
     if data_dir is not None:
         _require_writable(local_data_dir() if storage.is_remote(data_dir) else Path(data_dir))

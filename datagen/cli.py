@@ -19,6 +19,7 @@ from bakeoff.paths import data_root as default_data_root
 from bakeoff.units import format_bytes
 from datagen import TABLES, ensure_dataset, generate, storage, validate
 from datagen.dataset import (
+    FILE_FORMATS,
     MANIFEST_NAME,
     Dataset,
     DatasetError,
@@ -75,8 +76,22 @@ def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--null-pct",
         type=_number(float),
-        default=DEFAULTS.null_pct,
-        help="percent of id values and of value rows that are null (groupby; window: x)",
+        default=None,
+        help="percent of id values and of value rows that are null (groupby; window: x; "
+        "events: value, default 5; else default 0)",
+    )
+    parser.add_argument(
+        "--dup-pct",
+        type=_number(float),
+        default=None,
+        help="percent of rows that re-send an earlier event, 0 to 50 (events; default 2)",
+    )
+    parser.add_argument(
+        "--format",
+        dest="file_format",
+        default=DEFAULTS.file_format,
+        choices=FILE_FORMATS,
+        help="part file format (csv: events only)",
     )
     parser.add_argument("--sorted", action="store_true", help="sort rows by id1 .. id6 (groupby)")
     parser.add_argument("--seed", type=_number(int), default=DEFAULTS.seed)
@@ -107,6 +122,8 @@ def spec_from_args(args: argparse.Namespace) -> DatasetSpec:
         seed=args.seed,
         partition_by=args.partition_by,
         rows_per_file=args.rows_per_file,
+        dup_pct=args.dup_pct,
+        file_format=args.file_format,
     )
 
 
@@ -137,11 +154,14 @@ def exists(path: Path, url: str | None) -> bool:
 
 def datagen_command(spec: DatasetSpec, data_dir: Path | str | None = None) -> str:
     """The ``bakeoff datagen`` command line that (re)generates ``spec``'s dataset."""
+    defaults = DatasetSpec(table=spec.table)
     options = {
         "--table": spec.table,
         "--rows": format_rows(spec.rows),
         "--k": None if spec.k == DEFAULTS.k else format_rows(spec.k),
-        "--null-pct": None if spec.null_pct == DEFAULTS.null_pct else f"{spec.null_pct:g}",
+        "--null-pct": None if spec.null_pct == defaults.null_pct else f"{spec.null_pct:g}",
+        "--dup-pct": None if spec.dup_pct == defaults.dup_pct else f"{spec.dup_pct:g}",
+        "--format": None if spec.file_format == DEFAULTS.file_format else spec.file_format,
         "--seed": None if spec.seed == DEFAULTS.seed else str(spec.seed),
         "--partition-by": spec.partition_by,
         "--rows-per-file": (

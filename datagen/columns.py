@@ -106,3 +106,13 @@ def id_strings(keys: np.ndarray) -> pa.StringArray:
     return pa.Array.from_buffers(pa.string_view(), rows, [None, pa.py_buffer(views)]).cast(
         pa.string()
     )
+
+
+def string_array(values: list[str]) -> pa.StringArray:
+    """A small Arrow string array of ``values`` (a dictionary's labels), built from buffers:
+    ``pa.array`` would import pandas (see :func:`arrow_array`)."""
+    encoded = [value.encode() for value in values]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int32)
+    np.cumsum([len(value) for value in encoded], out=offsets[1:])
+    data = pa.py_buffer(b"".join(encoded))
+    return pa.StringArray.from_buffers(len(encoded), pa.py_buffer(offsets), data)

@@ -468,6 +468,7 @@ class GroupByTable:
     """The ``groupby`` table as a :class:`datagen.table.TableGenerator`."""
 
     name = NAME
+    takes: tuple[str, ...] = ()
 
     def validate(self, spec: DatasetSpec) -> None:
         if spec.k > spec.rows:

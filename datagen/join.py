@@ -201,6 +201,7 @@ class JoinTable:
     """The ``join`` table as a :class:`datagen.table.TableGenerator`."""
 
     name = NAME
+    takes: tuple[str, ...] = ()
 
     def validate(self, spec: DatasetSpec) -> None:
         refuse_options(spec, self.name, ("k", "null_pct", "sorted", "partition_by"))

@@ -102,10 +102,18 @@ class FilePlan:
     table: str  # the name of its SubTable
 
 
+# Spec options only some tables take: a table lists those it takes in ``takes``, and every
+# other table refuses them when set (``datagen.validate``).
+OPTIONAL = ("dup_pct", "file_format")
+# Options whose command-line flag is not the field's name with dashes.
+FLAGS = {"file_format": "--format"}
+
+
 class TableGenerator(Protocol):
     """What the writer needs from a table."""
 
     name: str
+    takes: tuple[str, ...]  # which of OPTIONAL this table takes
 
     def validate(self, spec: DatasetSpec) -> None:
         """Raise ``InputError`` for a spec this table cannot generate (generic checks are done)."""
@@ -133,10 +141,10 @@ def refuse_options(spec: DatasetSpec, table: str, options: Iterable[str]) -> Non
     """Raise ``InputError`` naming ``table`` for any of ``options`` (DatasetSpec fields) that is
     set to other than its default: an option that means nothing for a table is an error, not
     something silently ignored (and then still part of the dataset's name)."""
-    defaults = DatasetSpec()
+    defaults = DatasetSpec(table=spec.table)
     for option in options:
         if getattr(spec, option) != getattr(defaults, option):
-            flag = "--" + option.replace("_", "-")
+            flag = FLAGS.get(option, "--" + option.replace("_", "-"))
             raise InputError(f"the {table} table takes no {flag} (it is {getattr(spec, option)!r})")
 
 
@@ -185,6 +193,7 @@ class RowsTable:
 
     name: str
     refused: tuple[str, ...] = ("k", "null_pct", "sorted", "partition_by")
+    takes: tuple[str, ...] = ()
 
     def validate(self, spec: DatasetSpec) -> None:
         refuse_options(spec, self.name, self.refused)

@@ -21,6 +21,9 @@ directory with the dataset's name is always complete (against crashes of the gen
 the manifest's checksums are there to detect anything else). A dataset for object storage is
 generated the same way into a local staging directory and uploaded, part files first and its
 manifest last (:func:`materialize_remote`).
+
+A table that takes ``--format csv`` (``events``) writes the same rows, in the same files, as CSV
+(:func:`write_csv`), for workloads that measure reading text; the manifest records the format.
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 from tqdm import tqdm
@@ -142,6 +147,51 @@ def write_parquet(
     }
 
 
+# How CSV part files are written (recorded in the manifest's ``format``): a header line,
+# ISO-8601 timestamps, an empty field for null, and no quotes (no value needs any).
+CSV_TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S"  # %S has the microseconds of timestamp[us]
+CSV_FORMAT = {"header": True, "delimiter": ",", "timestamp": "ISO 8601", "null": ""}
+
+
+def _csv_ready(table: pa.Table) -> pa.Table:
+    """``table`` with its timestamps as ISO-8601 text (Arrow writes a space before the time)."""
+    for index, field in enumerate(table.schema):
+        if pa.types.is_timestamp(field.type):
+            text = pc.strftime(table.column(index), format=CSV_TIMESTAMP_FORMAT)
+            table = table.set_column(index, field.name, text)
+    return table
+
+
+def write_csv(
+    path: Path, tables: Iterable[pa.Table], on_rows: OnRows | None = None
+) -> dict[str, Any]:
+    """Write ``tables`` as one CSV file (:data:`CSV_FORMAT`); its manifest entry, as
+    :func:`write_parquet`'s but without row groups. The header is written here: Arrow quotes
+    the names in its own."""
+    rows = 0
+    with path.open("wb") as stream:
+        writer: pa_csv.CSVWriter | None = None
+        try:
+            for table in tables:
+                ready = _csv_ready(table)
+                if writer is None:
+                    stream.write((",".join(ready.schema.names) + "\n").encode())
+                    options = pa_csv.WriteOptions(include_header=False, quoting_style="none")
+                    writer = pa_csv.CSVWriter(stream, ready.schema, write_options=options)
+                writer.write_table(ready)
+                rows += table.num_rows
+                if on_rows is not None:
+                    on_rows(table.num_rows)
+            if writer is None:
+                raise ValueError(f"no rows to write to {path}")
+        finally:
+            if writer is not None:
+                writer.close()
+    with path.open("rb") as stream:
+        digest = hashlib.file_digest(stream, "sha256").hexdigest()
+    return {"rows": rows, "bytes": path.stat().st_size, "sha256": digest}
+
+
 def written_encodings(metadata: pq.FileMetaData) -> dict[str, str]:
     """Each column's encoding as written, from the footer: ``dictionary`` when its data pages
     are dictionary-encoded in every row group, else ``plain``."""
@@ -195,8 +245,11 @@ def write_file(
         tables = _built_ahead(generator, spec, file.chunks)
     else:
         tables = (generator.build_chunk(spec, chunk) for chunk in file.chunks)
-    file_layout = layouts(generator, spec)[file.table]
-    entry = write_parquet(path, tables, layout=file_layout, on_rows=on_rows)
+    if spec.file_format == "csv":
+        entry = write_csv(path, tables, on_rows)
+    else:
+        file_layout = layouts(generator, spec)[file.table]
+        entry = write_parquet(path, tables, layout=file_layout, on_rows=on_rows)
     return {"path": file.path, **entry}
 
 
@@ -330,21 +383,25 @@ def _tables(
     files: list[FilePlan],
     entries: list[dict[str, Any]],
 ) -> dict[str, dict[str, Any]]:
-    """Each table's directory, rows, files, row groups, schema and encodings, by name."""
+    """Each table's directory, rows, files, row groups, schema and encodings (of Parquet
+    files), by name."""
     tables = {}
     for table in generator.tables(spec):
         mine = [
             entry for file, entry in zip(files, entries, strict=True) if file.table == table.name
         ]
-        tables[table.name] = {
+        described: dict[str, Any] = {
             "directory": table.directory,
             "rows": sum(entry["rows"] for entry in mine),
             "files": [entry["path"] for entry in mine],
-            "row_groups": sum(entry["row_groups"] for entry in mine),
-            "row_group_rows": table.layout.row_group_rows,
-            "schema": {field.name: str(field.type) for field in table.schema},
-            "encodings": dict(table.encodings),  # checked against every file's footer
         }
+        if spec.file_format == "parquet":
+            described["row_groups"] = sum(entry["row_groups"] for entry in mine)
+            described["row_group_rows"] = table.layout.row_group_rows
+        described["schema"] = {field.name: str(field.type) for field in table.schema}
+        if spec.file_format == "parquet":
+            described["encodings"] = dict(table.encodings)  # checked against every footer
+        tables[table.name] = described
     return tables
 
 
@@ -363,12 +420,17 @@ def _manifest(
         partitioning = {"flavor": "hive", "columns": [spec.partition_by]}
     tables = _tables(generator, spec, files, entries)
     single = next(iter(tables.values())) if len(tables) == 1 else None
-    files_format: dict[str, Any] = {
-        "compression": COMPRESSION,
-        "row_groups": sum(entry["row_groups"] for entry in entries),
-        "store_schema": False,
-    }
-    if single is not None:
+    files_format: dict[str, Any]
+    if spec.file_format == "csv":
+        files_format = {"file_format": "csv", **CSV_FORMAT}
+    else:
+        files_format = {
+            "file_format": "parquet",
+            "compression": COMPRESSION,
+            "row_groups": sum(entry["row_groups"] for entry in entries),
+            "store_schema": False,
+        }
+    if single is not None and spec.file_format == "parquet":
         files_format["row_group_rows"] = single["row_group_rows"]
         files_format["encodings"] = single["encodings"]
     return {

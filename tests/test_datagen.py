@@ -431,7 +431,7 @@ def test_labels_and_sorting_helpers():
 
 
 def test_tables_registry():
-    assert list(TABLES) == ["groupby", "join", "window", "ml", "blobs"]
+    assert list(TABLES) == ["groupby", "join", "window", "ml", "blobs", "events"]
     assert all(TABLES[name].name == name for name in TABLES)
 
 
