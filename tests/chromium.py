@@ -100,8 +100,9 @@ def _debugging_port(profile: Path, process: subprocess.Popen, timeout: float = 3
 
 
 @contextlib.contextmanager
-def open_page(path: Path, binary: str) -> Iterator[Page]:
-    """``path`` loaded in a fresh headless Chromium (its own profile), ready to evaluate."""
+def open_page(path: Path, binary: str, width: int = 1400, height: int = 900) -> Iterator[Page]:
+    """``path`` loaded in a fresh headless Chromium (its own profile) with a viewport of
+    ``width`` x ``height`` CSS pixels, ready to evaluate."""
     import websocket
 
     with tempfile.TemporaryDirectory(prefix="bakeoff-chromium-") as profile:
@@ -121,6 +122,13 @@ def open_page(path: Path, binary: str) -> Iterator[Page]:
             page = Page(socket)
             for domain in ("Page", "Runtime", "Log", "Network"):
                 page.send(f"{domain}.enable")
+            page.send(
+                "Emulation.setDeviceMetricsOverride",
+                width=width,
+                height=height,
+                deviceScaleFactor=1,
+                mobile=False,
+            )
             page.send("Page.navigate", url=path.resolve().as_uri())
             page.wait_for("Page.loadEventFired")
             yield page

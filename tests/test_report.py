@@ -98,7 +98,7 @@ def test_failures_are_labelled_never_zero(failed):
         "asv: benchmark failed (exit status 3)",
     ]
     assert "| 0 |" not in markdown and " 0 ms" not in markdown
-    for png in ("bars_groupby_10000.png", "bars_groupby_30000.png", "scaling_groupby.png"):
+    for png in ("times_groupby_10000.png", "times_groupby_30000.png", "scaling_groupby.png"):
         assert (failed / png).stat().st_size > 10_000
 
 

@@ -2,8 +2,9 @@
 
 Reads every asv result in ``results/asv`` (every machine, commit, engine environment and
 scale) and the run log into one tidy table (``results.csv``), and writes ``report.html`` (one
-self-contained page: summary, charts, every table, provenance) and ``report.md`` (summary and
-tables, for pull requests). Cells without a number say why and are never drawn as zero.
+self-contained page: the verdict, charts, every table, provenance), ``report.md`` (the same
+without images, for pull requests) and ``summary.md`` (for the README, see frontpage). Cells
+without a number say why and are never drawn as zero.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from pathlib import Path
 
 from bakeoff import paths
 from bakeoff.frontier import frontier
-from bakeoff.report import charts, sections, summary
+from bakeoff.redact import redact_text
+from bakeoff.report import charts, frontpage, sections, summary
 from bakeoff.report.asvlog import read_reasons
-from bakeoff.report.page import Block, Heading, Text, to_html, to_markdown
+from bakeoff.report.page import Block, Heading, Section, Text, to_html, to_markdown
 from bakeoff.report.table import Row, collect, read_log, write_csv
 
 DEFAULT_AB_FACTOR = 1.1
@@ -51,21 +53,22 @@ def build(
     rows: list[Row], results: Path, asv_results: Path, ab_factor: float, data_dirs: list[Path]
 ) -> list[Block]:
     cells = summary.current(rows)
+    frontier_cells = frontier(read_log(results / paths.run_log().name))
     style = charts.styles(summary.labels_of(cells))
     blocks = introduction(rows, cells)
     if not cells:
         blocks.append(Text("asv has no results here yet: run `make bench`."))
     else:
-        blocks += sections.summary_section(cells)
+        blocks += sections.verdict_section(cells, frontier_cells)
+        blocks += sections.heatmap_sections(cells, results)
         blocks += sections.family_sections(cells, results, style)
         blocks += sections.scaling_sections(cells, results, style)
-        blocks += sections.heatmap_sections(cells, results)
         blocks += sections.timeline_section(cells, results, style)
         blocks += sections.ab_section(cells, ab_factor)
         blocks += sections.failure_section(cells)
     blocks += sections.single_run_section(rows)
     blocks += sections.fault_tolerance_section(rows)
-    blocks += sections.frontier_section(frontier(read_log(results / paths.run_log().name)))
+    blocks += sections.frontier_section(frontier_cells)
     blocks += sections.provenance_section(rows, data_dirs)
     blocks += sections.machine_section(machines(asv_results))
     blocks += sections.all_rows_section(rows)
@@ -78,11 +81,18 @@ def write_report(
     ab_factor: float = DEFAULT_AB_FACTOR,
     data_dirs: list[Path] | None = None,
 ) -> Path:
-    """Write results.csv, report.html, report.md and the charts into ``results``; the page."""
+    """Write results.csv, report.html, report.md, summary.md and the charts into ``results``;
+    return the page."""
     asv_results = asv_results or results / "asv"
     rows = collect(asv_results, results / paths.run_log().name, read_reasons(results))
     write_csv(rows, results / "results.csv")
     blocks = build(rows, results, asv_results, ab_factor, data_dirs or [paths.data_dir()])
+    cells = summary.current(rows)
+    if cells:
+        front = frontpage.summary_markdown(
+            cells, frontier(read_log(results / paths.run_log().name)), machines(asv_results)
+        )
+        (results / frontpage.SUMMARY_NAME).write_text(redact_text(front))
     (results / "report.md").write_text(to_markdown([b for b in blocks if _in_markdown(b)]))
     page = results / "report.html"
     page.write_text(to_html(blocks, TITLE))
@@ -90,11 +100,18 @@ def write_report(
 
 
 def _in_markdown(block: Block) -> bool:
-    return not (isinstance(block, Heading) and block.text.startswith("Every result"))
+    return not (isinstance(block, Section) and block.title == sections.ALL_ROWS_TITLE)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     results = paths.results_dir()
+    if args.readme is not None:
+        written = results / frontpage.SUMMARY_NAME
+        if not written.exists():
+            print(f"{written} does not exist: run `bakeoff report` (or `make bench`) first")
+            return 1
+        print(frontpage.write_readme(written, Path(args.readme)))
+        return 0
     asv_results = Path(args.asv_results) if args.asv_results else None
     print(write_report(results, asv_results, args.ab_factor))
     return 0
@@ -110,5 +127,13 @@ def configure(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=DEFAULT_AB_FACTOR,
         help="A/B: flag a version slower or larger than this factor (default %(default)s)",
+    )
+    report.add_argument(
+        "--readme",
+        nargs="?",
+        const=str(frontpage.README),
+        default=None,
+        metavar="PATH",
+        help="only copy results/summary.md into the README's results section (default %(const)s)",
     )
     report.set_defaults(handler=cmd_report)

@@ -15,14 +15,20 @@ from typing import Any
 from bakeoff.report import summary
 from bakeoff.report.summary import Key
 from bakeoff.report.table import Row
+from bakeoff.report.verdict import seconds
 from datagen.dataset import format_rows
 
-ENGINE_COLOURS = {  # Okabe-Ito: distinguishable with colour-vision deficiencies
+ENGINE_COLOURS = {  # Okabe-Ito first (distinguishable with colour-vision deficiencies)
     "duckdb": "#E69F00",
     "polars": "#0072B2",
     "dask": "#009E73",
     "spark": "#D55E00",
     "vaex": "#CC79A7",
+    "pyarrow": "#56B4E9",
+    "datafusion": "#000000",
+    "daft": "#8C564B",
+    "chdb": "#BCBD22",
+    "sail": "#7F3C8D",
 }
 OTHER_COLOUR = "#777777"
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<")
@@ -39,6 +45,10 @@ FAILURE_LABELS = {
 MISSING = "missing"
 FAILURE_MARKER = "x"
 MIB = 2**20
+DPI = 100
+WIDTH_IN = 11.5  # 1,150 px: the page's column at 1400 px, so images are shown at full size
+FONT_PT = 11  # 15 px at DPI 100: at least the tables' text (0.9 x 16 px)
+LOG_SPREAD = 20.0  # a time axis turns logarithmic when its values span more than this
 
 
 @dataclass(frozen=True)
@@ -92,7 +102,7 @@ def _log_axis(axis: Any, which: str) -> None:
 
 def _save(figure: Any, path: Path) -> Path:
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    figure.savefig(path, dpi=DPI)
     _pyplot().close(figure)
     return path
 
@@ -118,37 +128,67 @@ def _patches(labels: list[str], style: dict[str, Style]) -> list[Any]:
     ]
 
 
-def bars(
+def dots(
     cells: dict[Key, Row], family: str, rows: int, path: Path, style: dict[str, Style]
 ) -> Path:
-    """Time per workload per engine at one scale, grouped by workload, log scale."""
+    """Time per workload per engine at one scale: one dot per cell on a line of its own, its
+    value printed beside it. The axis is linear from zero; where the times span more than
+    LOG_SPREAD it is logarithmic, and says so (dots, not bars: a log axis has no zero)."""
     plt = _pyplot()
     workloads = summary.workloads_of(cells, family)
     labels = summary.labels_of(cells)
-    figure, axis = plt.subplots(figsize=(max(6.0, 1.3 * len(workloads) * len(labels) / 2), 4.2))
-    width = 0.8 / max(1, len(labels))
-    for index, label in enumerate(labels):
-        for position, workload in enumerate(workloads):
-            x = position - 0.4 + width * (index + 0.5)
-            cell = cells.get((label, workload, rows))
-            if cell is not None and cell.ok:
-                axis.bar(
-                    x,
-                    cell.time_s,
-                    width,
-                    color=style[label].colour,
-                    edgecolor="black",
-                    hatch=style[label].hatch,
-                )
-            else:
-                _mark_failure(axis, x, failure_label(cell), style[label])
-    _log_axis(axis, "y")
-    axis.set_xticks(range(len(workloads)), workloads)
-    axis.set_xlabel("workload")
-    axis.set_ylabel("median time (s, log scale)")
-    axis.set_title(f"{family} at {format_rows(rows)} rows: time per workload (lower is better)")
-    axis.legend(
-        handles=_patches(labels, style), fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0)
+    lines = [(w, label) for w in workloads for label in labels]
+    height = 1.3 + 0.3 * len(lines) + 0.15 * len(workloads)
+    figure, axis = plt.subplots(figsize=(WIDTH_IN, height))
+    times = [c.time_s for key in lines if (c := cells.get((key[1], key[0], rows))) and c.ok]
+    log = bool(times) and max(times) / min(times) > LOG_SPREAD
+    y_of = {key: -(i + 0.5 * workloads.index(key[0])) for i, key in enumerate(lines)}
+    for (workload, label), y in y_of.items():
+        cell = cells.get((label, workload, rows))
+        if cell is not None and cell.ok:
+            axis.plot(
+                [cell.time_s],
+                [y],
+                style[label].marker,
+                color=style[label].colour,
+                ms=9,
+                mec="black",
+            )
+            axis.annotate(
+                seconds(cell.time_s),
+                (cell.time_s, y),
+                xytext=(8, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=FONT_PT - 1,
+            )
+        else:
+            transform = axis.get_yaxis_transform()  # x in axes fraction, y in data
+            axis.plot(
+                [0.01], [y], FAILURE_MARKER, color=style[label].colour, ms=9, transform=transform
+            )
+            axis.text(
+                0.025,
+                y,
+                failure_label(cell),
+                va="center",
+                fontsize=FONT_PT - 1,
+                style="italic",
+                transform=transform,
+            )
+    axis.set_yticks(list(y_of.values()), [f"{w}  {label}" for w, label in y_of], fontsize=FONT_PT)
+    axis.set_ylim(min(y_of.values(), default=0.0) - 0.7, 0.7)
+    axis.tick_params(axis="x", labelsize=FONT_PT)
+    if log:
+        _log_axis(axis, "x")
+        axis.set_xlabel("median time (s), log scale", fontsize=FONT_PT)
+    else:
+        axis.set_xlim(0, max(times, default=1.0) * 1.25)
+        axis.set_xlabel("median time (s)", fontsize=FONT_PT)
+    axis.grid(axis="x", color="#ddd")
+    axis.set_title(
+        f"{family} at {format_rows(rows)} rows: median time per workload (lower is better)",
+        fontsize=FONT_PT + 1,
     )
     return _save(figure, path)
 
@@ -207,48 +247,68 @@ def scaling(
 
 
 def heatmap(cells: dict[Key, Row], rows: int, path: Path) -> Path:
-    """Engine x workload time relative to the fastest engine on each workload."""
+    """Engine x workload time relative to the fastest engine on each workload, one panel per
+    family: each cell prints its ratio, or its failure's label."""
     import numpy as np
-    from matplotlib import ticker
     from matplotlib.colors import LogNorm
 
     plt = _pyplot()
-    labels, workloads = summary.labels_of(cells), summary.workloads_of(cells)
+    labels = summary.labels_of(cells)
+    families = [f for f in summary.families_of(cells) if rows in summary.scales_of(cells, f)]
     ratios = summary.relative_to_fastest(cells, rows)
-    grid = np.full((len(labels), len(workloads)), np.nan)
-    for (label, workload), ratio in ratios.items():
-        grid[labels.index(label), workloads.index(workload)] = ratio
-    figure, axis = plt.subplots(figsize=(1.6 + 1.1 * len(workloads), 1.4 + 0.5 * len(labels)))
-    finite = grid[np.isfinite(grid)]
-    top = max(2.0, float(finite.max())) if finite.size else 2.0
-    image = axis.imshow(
-        np.ma.masked_invalid(grid), cmap="Greys", norm=LogNorm(1.0, top), aspect="auto"
+    top = max([2.0, *ratios.values()])
+    norm = LogNorm(1.0, top)
+    panel_in = 0.9 + 0.45 * len(labels)
+    figure, axes = plt.subplots(
+        len(families),
+        1,
+        figsize=(WIDTH_IN, max(3.2, 0.6 + panel_in * len(families))),
+        squeeze=False,
     )
-    for i, label in enumerate(labels):
-        for j, workload in enumerate(workloads):
-            value = grid[i, j]
-            if np.isfinite(value):
-                colour = "white" if value > top**0.5 else "black"
-                axis.text(j, i, f"{value:.2f}x", ha="center", va="center", fontsize=8, color=colour)
-            else:
+    for axis, family in zip(axes[:, 0], families, strict=True):
+        workloads = summary.workloads_of(cells, family)
+        grid = np.full((len(labels), len(workloads)), np.nan)
+        for (label, workload), ratio in ratios.items():
+            if workload in workloads:
+                grid[labels.index(label), workloads.index(workload)] = ratio
+        axis.imshow(np.ma.masked_invalid(grid), cmap="Greys", norm=norm, aspect="auto")
+        for i, label in enumerate(labels):
+            for j, workload in enumerate(workloads):
+                value = grid[i, j]
+                if np.isfinite(value):
+                    colour = "white" if value > top**0.5 else "black"
+                    axis.text(
+                        j,
+                        i,
+                        f"{value:.2f}x",
+                        ha="center",
+                        va="center",
+                        fontsize=FONT_PT,
+                        color=colour,
+                    )
+                    continue
                 axis.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="//"))
-                text = failure_label(cells.get((label, workload, rows)))
+                text = failure_label(cells.get((label, workload, rows))).replace(" ", "\n", 1)
                 axis.text(
                     j,
                     i,
                     text,
                     ha="center",
                     va="center",
-                    fontsize=7,
+                    fontsize=FONT_PT - 1,
+                    linespacing=0.9,
                     bbox={"facecolor": "white", "linewidth": 0},
                 )
-    axis.set_xticks(range(len(workloads)), workloads, rotation=30, ha="right")
-    axis.set_yticks(range(len(labels)), labels)
-    colourbar = figure.colorbar(image, ax=axis)
-    colourbar.set_label("x the fastest (log scale)")
-    colourbar.formatter = ticker.FuncFormatter(lambda value, _: f"{value:g}x")
-    colourbar.update_ticks()
-    axis.set_title(f"{format_rows(rows)} rows: time relative to the fastest (1.00x = fastest)")
+        short = [w.removeprefix(f"{family}_") for w in workloads]  # the family labels the row
+        axis.set_xticks(range(len(workloads)), short, fontsize=FONT_PT)
+        axis.xaxis.tick_top()
+        axis.set_yticks(range(len(labels)), labels, fontsize=FONT_PT)
+        axis.set_ylabel(family, fontsize=FONT_PT + 1, fontweight="bold")
+    axes[0, 0].set_title(
+        f"{format_rows(rows)} rows: time relative to the fastest engine on each workload "
+        "(1.00x = fastest; darker = slower, log shading)",
+        fontsize=FONT_PT + 1,
+    )
     return _save(figure, path)
 
 

@@ -1,9 +1,10 @@
 """The report's sections, as blocks: what a reader needs to choose an engine, in that order.
 
-Summary first (which engine for what, and the combined score with its formula), then each
-family and scale (chart and table), scaling curves, the heatmap, memory timelines, the
-engine-version A/B, single runs, failures, and finally provenance: engine versions and
-settings, machines, datasets and harness commits.
+The verdict first (sentences generated from the results), the table of winners and the
+combined score with its formula, then the heatmap of each engine against the fastest, each
+family and scale (dot chart and table), scaling curves where two scales or more were run,
+memory timelines, the engine-version A/B, single runs, failures, the frontier, and finally,
+collapsed until opened, the detail: settings, commits, datasets, machines, every result.
 """
 
 from __future__ import annotations
@@ -14,23 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from bakeoff.frontier import FrontierCell, stopped_at
-from bakeoff.report import charts, summary
-from bakeoff.report.page import Block, Code, Heading, Image, Table, Text
+from bakeoff.report import charts, summary, verdict
+from bakeoff.report.page import Block, Code, Heading, Image, Section, Table, Text
 from bakeoff.report.summary import Key
-from bakeoff.report.table import CSV_FIELDS, FAULT_INJECTION, SINGLE_RUN, Row
+from bakeoff.report.table import FAULT_INJECTION, SINGLE_RUN, Row
+from bakeoff.report.verdict import seconds, size
 from bakeoff.units import format_bytes
 from datagen import storage
 from datagen.dataset import MANIFEST_NAME, format_rows
-
-
-def seconds(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value * 1000:.3g} ms" if value < 1 else f"{value:.3g} s"
-
-
-def size(value: float | None) -> str:
-    return format_bytes(value) if value is not None else "-"
 
 
 def cell_text(row: Row | None) -> str:
@@ -62,34 +54,77 @@ def grid(
     return table
 
 
-def summary_section(cells: dict[Key, Row]) -> list[Block]:
-    blocks: list[Block] = [Heading("Which engine for what")]
-    best = Table("best", ["family", "rows", "fastest (total time)", "leanest (largest peak)"], [])
+def verdict_section(cells: dict[Key, Row], frontier_cells: verdict.FrontierCells) -> list:
+    """The verdict on top, open: the sentences, then the numbers they come from."""
+    return [
+        Section(
+            "verdict",
+            "Verdict",
+            [Text(t) for t in verdict.sentences(cells, frontier_cells)],
+            collapsed=False,
+        ),
+        *summary_section(cells),
+    ]
+
+
+def best_table(cells: dict[Key, Row]) -> Table:
+    """Per ranking group and scale: the fastest, its margin, the leanest, and over what."""
+    best = Table(
+        "best",
+        [
+            "group",
+            "rows",
+            "fastest (total time)",
+            "x faster than the next (IQR)",
+            "leanest (largest peak)",
+            "ranked on",
+        ],
+        [],
+    )
     for found in summary.best_per_family(cells):
-        none = "none answered every question"
+        margin = "-"
+        if found.margin is not None:
+            margin = (
+                f"{found.margin:.2f}x {found.runner_up} "
+                f"({found.margin_low:.2f}x-{found.margin_high:.2f}x)"
+            )
+        scope = "every question" if found.complete else ", ".join(found.questions) or "nothing"
         best.rows.append(
             [
                 found.family,
                 format_rows(found.rows),
-                f"{found.fastest} ({seconds(found.fastest_s)})" if found.fastest else none,
-                f"{found.leanest} ({size(found.leanest_bytes)})" if found.leanest else none,
+                f"{found.fastest} ({seconds(found.fastest_s)})" if found.fastest else "none",
+                margin,
+                f"{found.leanest} ({size(found.leanest_bytes)})" if found.leanest else "none",
+                scope,
             ]
         )
+    return best
+
+
+def score_table(cells: dict[Key, Row]) -> Table:
     scores = summary.combined_scores(cells)
     ranking = Table("score", ["rank", "engine", "combined score"], [])
     for position, (label, score) in enumerate(sorted(scores.items(), key=lambda i: i[1]), 1):
         ranking.rows.append([str(position), label, f"{score:.2f}"])
+    return ranking
+
+
+def summary_section(cells: dict[Key, Row]) -> list[Block]:
     return [
-        *blocks,
+        Heading("Which engine for what"),
         Text(
-            "Fastest: the lowest total time over the family's workloads; leanest: the lowest "
-            "largest peak of process-tree memory; both among engines that answered every "
-            "question of the family at that scale."
+            "Per family and scale (an ML family's library variants ranked apart, among the "
+            "engines that have such a library): fastest is the lowest total time, leanest the "
+            "lowest largest peak of process-tree memory, among the engines that answered every "
+            "question; where none did, on the questions all of them answered. The margin is "
+            "the next engine's total over the fastest's, and in brackets the same over the "
+            "interquartile ranges (least and most favourable)."
         ),
-        best,
+        best_table(cells),
         Heading("Combined score (ClickBench method)", 3),
         Code(summary.SCORE_FORMULA),
-        ranking,
+        score_table(cells),
     ]
 
 
@@ -99,7 +134,7 @@ def family_sections(cells: dict[Key, Row], out: Path, style: dict[str, charts.St
     for family in summary.families_of(cells):
         for rows in summary.scales_of(cells, family):
             title = f"{family} at {format_rows(rows)} rows"
-            image = charts.bars(cells, family, rows, out / f"bars_{family}_{rows}.png", style)
+            image = charts.dots(cells, family, rows, out / f"times_{family}_{rows}.png", style)
             blocks += [
                 Heading(title),
                 Text(
@@ -121,6 +156,15 @@ def family_sections(cells: dict[Key, Row], out: Path, style: dict[str, charts.St
 def scaling_sections(cells: dict[Key, Row], out: Path, style: dict[str, charts.Style]) -> list:
     blocks: list[Block] = [Heading("Scaling")]
     for family in summary.families_of(cells):
+        scales = summary.scales_of(cells, family)
+        if len(scales) < 2:
+            blocks.append(
+                Text(
+                    f"{family}: one scale run ({format_rows(scales[0])} rows), so no scaling "
+                    "curve; `bakeoff bench --rows 1e6,1e7` draws one."
+                )
+            )
+            continue
         found = [
             crossing
             for measure in ("time", "memory")
@@ -286,10 +330,8 @@ def provenance_section(rows: list[Row], data_dirs: list[Path]) -> list[Block]:
     for (commit, machine, python, java), count in sorted(counted.items()):
         commits.rows.append([commit[:12], machine, python, java, str(count)])
     return [
-        Heading("Engines and their settings"),
-        engines,
-        Heading("Harness commits"),
-        commits,
+        Section("settings", "Engines and their settings", [engines]),
+        Section("commits", "Harness commits", [commits]),
         *dataset_section(rows, data_dirs),
     ]
 
@@ -309,6 +351,14 @@ def _manifest(row: Row, data_dirs: list[Path]) -> dict[str, Any] | None:
     return None
 
 
+def encodings_text(encodings: dict[str, str]) -> str:
+    """Columns by encoding, one line for all: ``dictionary: id1, id2; plain: v3``."""
+    by_encoding: dict[str, list[str]] = {}
+    for column, encoding in encodings.items():
+        by_encoding.setdefault(str(encoding), []).append(column)
+    return "; ".join(f"{e}: {', '.join(cols)}" for e, cols in sorted(by_encoding.items())) or "-"
+
+
 def dataset_section(rows: list[Row], data_dirs: list[Path]) -> list[Block]:
     table = Table(
         "datasets", ["dataset", "rows", "bytes", "files", "format", "encodings", "checksum"], []
@@ -325,11 +375,11 @@ def dataset_section(rows: list[Row], data_dirs: list[Path]) -> list[Block]:
                 size(sum(f.get("bytes", 0) for f in files)) if files else "-",
                 str(len(files)) if files else "-",
                 ", ".join(f"{k}={v}" for k, v in formats.items()) or "manifest not found",
-                ", ".join(f"{k}: {v}" for k, v in encodings.items()) or "-",
+                encodings_text(encodings),
                 row.dataset_checksum,
             ]
         )
-    return [Heading("Datasets"), table] if table.rows else []
+    return [Section("datasets", "Datasets", [table])] if table.rows else []
 
 
 def machine_section(machines: list[dict[str, str]]) -> list[Block]:
@@ -346,19 +396,41 @@ def machine_section(machines: list[dict[str, str]]) -> list[Block]:
                 m.get("arch", "-"),
             ]
         )
-    return [Heading("Machines"), table] if table.rows else []
+    return [Section("machines", "Machines", [table])] if table.rows else []
+
+
+# The page's table of every result: what identifies a cell and what was measured. Every
+# column (settings, dataset, checksum, interpreter versions, asv's 99% interval) is in the CSV.
+ALL_ROWS_SHOWN = (
+    "source",
+    "label",
+    "engine_version",
+    "workload",
+    "rows",
+    "machine",
+    "commit",
+    "date",
+    "status",
+    "time_s",
+    "time_q25_s",
+    "time_q75_s",
+    "samples",
+    "first_run_s",
+    "peak_bytes",
+)
+ALL_ROWS_TITLE = "Every result (every column in results.csv)"
 
 
 def all_rows_section(rows: list[Row]) -> list[Block]:
-    shown = [name for name in CSV_FIELDS if name not in ("settings", "detail")]
-    table = Table("all_results", shown, [], in_markdown=False)
+    table = Table("all_results", list(ALL_ROWS_SHOWN), [], in_markdown=False)
     for i, row in enumerate(rows):
-        values = [getattr(row, name) for name in shown]
+        values = [getattr(row, name) for name in ALL_ROWS_SHOWN]
         table.rows.append(["" if v is None else f"{v:.6g}" if isinstance(v, float) else str(v)
                            for v in values])  # fmt: skip
+        table.rows[-1][ALL_ROWS_SHOWN.index("commit")] = row.commit[:12]
         if row.failed:
-            table.failed.add((i, shown.index("status")))
-    return [Heading("Every result (also in results.csv)"), table]
+            table.failed.add((i, ALL_ROWS_SHOWN.index("status")))
+    return [Section("all_results_section", ALL_ROWS_TITLE, [table])]
 
 
 def _stop_text(stop: FrontierCell, cap: int) -> str:
@@ -390,20 +462,14 @@ def frontier_section(cells: dict[tuple[str, str, int, int], FrontierCell]) -> li
         scales = sorted({cell.rows for cell in mine.values()})
         largest = Table(f"frontier_{family}", ["engine", *heads], [])
         every = Table(f"frontier_{family}_cells", ["engine", "rows", *heads], [])
+        reached = {(r.engine, r.cap_bytes): r for r in verdict.reach(mine)}
         for engine in engines:
             line = [engine]
             for cap in caps:
-                stop = stopped_at(mine, engine, family, cap)
-                done = [
-                    rows
-                    for rows in scales
-                    if (stop is None or rows < stop.rows)
-                    and (cell := mine.get((engine, family, cap, rows))) is not None
-                    and cell.completed
-                ]
-                text = format_rows(max(done)) if done else "none"
-                if stop is not None:
-                    text += f"; stopped: {_stop_text(stop, cap)}"
+                r = reached.get((engine, cap))
+                text = format_rows(r.largest) if r and r.largest else "none"
+                if r and r.stop is not None:
+                    text += f"; stopped: {_stop_text(r.stop, cap)}"
                 line.append(text)
             largest.rows.append(line)
             for rows in scales:

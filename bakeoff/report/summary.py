@@ -85,13 +85,36 @@ def combined_scores(cells: dict[Key, Row]) -> dict[str, float]:
     }
 
 
+LIBRARY_SUFFIX = "_lib"  # ml_m1_lib: the question answered by the engine's own ML library
+
+
+def group_of(workload: str, family: str) -> str:
+    """The ranking group of a workload: its family, or its family's library variants, which
+    engines without an ML library leave unsupported by design and are ranked apart."""
+    return f"{family} (ML libraries)" if workload.endswith(LIBRARY_SUFFIX) else family
+
+
+def groups_of(cells: dict[Key, Row]) -> dict[str, list[str]]:
+    """Ranking group -> its workloads in reading order, groups in family order."""
+    groups: dict[str, list[str]] = {}
+    for family in families_of(cells):
+        for workload in workloads_of(cells, family):
+            groups.setdefault(group_of(workload, family), []).append(workload)
+    return groups
+
+
 def family_total(
-    cells: dict[Key, Row], label: str, family: str, rows: int, measure: str = "time"
+    cells: dict[Key, Row],
+    label: str,
+    family: str,
+    rows: int,
+    measure: str = "time",
+    workloads: list[str] | None = None,
 ) -> float | None:
-    """Total time (or the largest peak) of the family's questions at a scale; None unless the
-    engine answered all of them."""
+    """Total time (or the largest peak) of the family's questions (or of ``workloads``) at a
+    scale; None unless the engine answered all of them."""
     values = []
-    for workload in workloads_of(cells, family):
+    for workload in workloads if workloads is not None else workloads_of(cells, family):
         cell = cells.get((label, workload, rows))
         if cell is None or not cell.ok:
             return None
@@ -104,46 +127,82 @@ def family_total(
     return sum(values) if measure == "time" else max(values)
 
 
+def _answered(cells: dict[Key, Row], label: str, workload: str, rows: int) -> bool:
+    cell = cells.get((label, workload, rows))
+    return cell is not None and cell.ok
+
+
 @dataclass
 class Best:
-    family: str
+    """One ranking group at one scale: who wins, by how much, and on which questions."""
+
+    family: str  # the ranking group (see group_of)
     rows: int
     fastest: str | None
     fastest_s: float | None
     leanest: str | None
     leanest_bytes: float | None
     complete: list[str] = field(default_factory=list)  # engines that answered every question
+    questions: list[str] = field(default_factory=list)  # the questions the ranking is over
+    asked: list[str] = field(default_factory=list)  # every question of the group
+    runner_up: str | None = None
+    margin: float | None = None  # runner-up's total / the fastest's
+    margin_low: float | None = None  # the same over the interquartile ranges: least ...
+    margin_high: float | None = None  # ... and most favourable to the fastest
+    unanswered: list[str] = field(default_factory=list)  # engines that answered nothing
+
+
+def _quartile_total(cells: dict[Key, Row], label: str, questions: list[str], rows: int, q: str):
+    """Sum of one quartile (``time_q25_s`` or ``time_q75_s``), the median where it is absent."""
+    total = 0.0
+    for workload in questions:
+        cell = cells[label, workload, rows]
+        value = getattr(cell, q)
+        total += value if value is not None else cell.time_s
+    return total
+
+
+def rank_group(cells: dict[Key, Row], group: str, asked: list[str], rows: int) -> Best:
+    """Rank the engines on one group at one scale. The contenders are the engines that answered
+    every question of the group anyone answered; if none did, every engine that answered one,
+    on the questions all of them answered. Engines that answered nothing (unsupported by
+    design, say) are named, not ranked."""
+    labels = labels_of(cells)
+    answered = [w for w in asked if any(_answered(cells, lb, w, rows) for lb in labels)]
+    answering = [lb for lb in labels if any(_answered(cells, lb, w, rows) for w in answered)]
+    unanswered = [lb for lb in labels if lb not in answering]
+    complete = [lb for lb in answering if all(_answered(cells, lb, w, rows) for w in answered)]
+    contenders = complete or answering
+    questions = [w for w in answered if all(_answered(cells, lb, w, rows) for lb in contenders)]
+    best = Best(group, rows, None, None, None, None, complete, questions, asked)
+    best.unanswered = unanswered
+    if not questions:
+        return best
+    times = {lb: family_total(cells, lb, group, rows, "time", questions) for lb in contenders}
+    peaks = {lb: family_total(cells, lb, group, rows, "memory", questions) for lb in contenders}
+    ordered = sorted((t, lb) for lb, t in times.items() if t is not None)
+    best.fastest_s, best.fastest = ordered[0]
+    lean = sorted((p, lb) for lb, p in peaks.items() if p is not None)
+    if lean:
+        best.leanest_bytes, best.leanest = lean[0]
+    if len(ordered) > 1:
+        runner_s, best.runner_up = ordered[1]
+        best.margin = runner_s / best.fastest_s
+        q25 = {lb: _quartile_total(cells, lb, questions, rows, "time_q25_s") for lb in times}
+        q75 = {lb: _quartile_total(cells, lb, questions, rows, "time_q75_s") for lb in times}
+        best.margin_low = q25[best.runner_up] / q75[best.fastest]
+        best.margin_high = q75[best.runner_up] / q25[best.fastest]
+    return best
 
 
 def best_per_family(cells: dict[Key, Row]) -> list[Best]:
-    """Per family and scale, the fastest (total time) and the leanest (largest peak) of the
-    engines that answered every question of the family."""
+    """Per ranking group and scale, the fastest (total time) and the leanest (largest peak),
+    with the fastest's margin over the next engine (see :func:`rank_group`)."""
     found = []
-    for family in families_of(cells):
-        for rows in scales_of(cells, family):
-            times = _totals(cells, family, rows, "time")
-            peaks = _totals(cells, family, rows, "memory")
-            fastest = min(times, key=times.__getitem__, default=None)
-            leanest = min(peaks, key=peaks.__getitem__, default=None)
-            found.append(
-                Best(
-                    family,
-                    rows,
-                    fastest,
-                    times.get(fastest) if fastest else None,
-                    leanest,
-                    peaks.get(leanest) if leanest else None,
-                    sorted(times),
-                )
-            )
+    for group, asked in groups_of(cells).items():
+        scales = sorted({rows for (_, workload, rows) in cells if workload in asked})
+        found += [rank_group(cells, group, asked, rows) for rows in scales]
     return found
-
-
-def _totals(cells: dict[Key, Row], family: str, rows: int, measure: str) -> dict[str, float]:
-    totals = {
-        label: family_total(cells, label, family, rows, measure) for label in labels_of(cells)
-    }
-    return {label: value for label, value in totals.items() if value is not None}
 
 
 @dataclass(frozen=True)
