@@ -1,0 +1,31 @@
+"""chDB answers the ml questions in SQL (workloads/ml/sql.py): ClickHouse knows the shared
+statements' functions (``covar_samp`` is its alias of ``covarSamp``, ``least``, ``regr_slope``,
+``regr_intercept``, ``regr_r2``). Each statement's few rows come back as an ``ArrowTable``, a
+complete execution; the numpy-finished answer is then the result. chDB ships no ML library."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+from workloads.ml import LIBRARY_WORKLOADS
+from workloads.ml.sql import sql_queries
+
+
+def fetch(statement: Any) -> pa.Table:
+    return statement.arrow()
+
+
+def wrap(engine: Any, table: pa.Table) -> pa.Table:
+    return table
+
+
+QUERIES = sql_queries(fetch, wrap)
+
+UNSUPPORTED = dict.fromkeys(
+    LIBRARY_WORKLOADS,
+    "chDB (ClickHouse) ships no machine-learning library (no PCA, regression or k-means "
+    "estimators; stochasticLinearRegression is a gradient-descent fit with its own learning "
+    "rate, not the least-squares answer); the SQL versions (ml_m1..ml_m3) are its answer",
+)
