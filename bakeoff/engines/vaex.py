@@ -68,4 +68,12 @@ class VaexEngine(Engine):
         return len(materialized)
 
 
+def in_memory(frame: Any, columns: list[str]) -> Any:
+    """``columns`` of a lazy frame (a join's take, a sort's take, shifts) evaluated in one
+    parallel pass into an in-memory DataFrame: how a Vaex query that is not an eager groupby
+    computes its result. (``materialize`` of a real column only routes later reads through
+    Vaex's shared column cache, which would also serve a later sample.)"""
+    return vaex.from_arrays(**dict(zip(columns, frame.evaluate(columns), strict=True)))
+
+
 ENGINE = VaexEngine

@@ -12,10 +12,8 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from bakeoff.lazy import lazy_import
+from bakeoff.engines.vaex import in_memory
 from workloads.join import JOINS, Join
-
-vaex = lazy_import("vaex")
 
 
 def join(question: Join, engine: Any, dataset: Any) -> Any:
@@ -23,8 +21,7 @@ def join(question: Join, engine: Any, dataset: Any) -> Any:
     for column, name in question.right_columns.items():
         right.rename(column, name)
     joined = engine.scan(dataset, "x").join(right, on=question.on, how=question.how)
-    columns = list(question.columns)
-    return vaex.from_arrays(**dict(zip(columns, joined.evaluate(columns), strict=True)))
+    return in_memory(joined, list(question.columns))
 
 
 QUERIES = {name: partial(join, question) for name, question in JOINS.items()}
