@@ -4,6 +4,7 @@
 PYTHON ?= python3
 VENV := .venv
 VAEX_VENV := .venvs/vaex
+SAIL_VENV := .venvs/sail
 PIP_FLAGS := --quiet --disable-pip-version-check
 
 .PHONY: bench test lint setup clean chromium
@@ -22,7 +23,14 @@ $(VAEX_VENV)/.installed: pyproject.toml
 	$(VAEX_VENV)/bin/python -m pip install $(PIP_FLAGS) -e '.[vaex,vaex-lib]'
 	touch $@
 
-setup: $(VENV)/.installed $(VAEX_VENV)/.installed
+# Sail 0.7 serves PySpark clients 4.0-4.2, below the spark extra's newest: its own environment.
+$(SAIL_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(SAIL_VENV)
+	$(SAIL_VENV)/bin/python -m pip install $(PIP_FLAGS) --upgrade pip
+	$(SAIL_VENV)/bin/python -m pip install $(PIP_FLAGS) -e '.[sail,sail-lib]'
+	touch $@
+
+setup: $(VENV)/.installed $(VAEX_VENV)/.installed $(SAIL_VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(VENV)/bin/bakeoff bench $(BENCH_ARGS)
@@ -35,7 +43,7 @@ chromium:
 		|| echo "chromium not installed: the report page test will be skipped"; }
 
 test: setup chromium
-	BAKEOFF_ENGINE_PYTHONS="vaex=$(CURDIR)/$(VAEX_VENV)/bin/python" \
+	BAKEOFF_ENGINE_PYTHONS="vaex=$(CURDIR)/$(VAEX_VENV)/bin/python,sail=$(CURDIR)/$(SAIL_VENV)/bin/python" \
 		$(VENV)/bin/python -m pytest $(TEST_ARGS)
 
 lint: $(VENV)/.installed

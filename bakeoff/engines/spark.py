@@ -96,6 +96,7 @@ class SparkEngine(Engine):
     distribution = "pyspark"
     import_name = "pyspark.sql"
     address_schemes = ("spark://", "local", "yarn", "k8s://", CONNECT_SCHEME)
+    object_store_scheme = "s3a://"  # Hadoop names its S3 connector's scheme s3a://
 
     out_of_memory_markers = (*Engine.out_of_memory_markers, "gc overhead limit exceeded")
 
@@ -266,8 +267,8 @@ class SparkEngine(Engine):
 
     def scan(self, dataset: Dataset, table: str | None = None) -> Any:
         location = dataset.table_location(table)
-        if dataset.url is not None:  # Hadoop names its S3 connector's scheme s3a://
-            location = "s3a://" + location.partition("://")[2]
+        if dataset.url is not None:
+            location = self.object_store_scheme + location.partition("://")[2]
         return self.session.read.parquet(location)
 
     def sql(self, dataset: Dataset, statement: str) -> Any:
