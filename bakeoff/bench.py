@@ -17,12 +17,24 @@ import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from tqdm import tqdm
 
 from bakeoff import paths
 from bakeoff.engines import ENGINE_NAMES, engine_class
 from bakeoff.errors import InputError
+from bakeoff.estimate import (
+    EngineEstimate,
+    estimate,
+    estimate_text,
+    log_lines,
+    progress,
+    split_text,
+)
+from bakeoff.load import RUN_PID_VARIABLE, idle_warning
 from bakeoff.redact import redact_text
 from bakeoff.reference import reference_answer
 from bakeoff.report.asvlog import LOG_NAME
@@ -57,10 +69,16 @@ class EngineChoice:
         return f"{self.name}=={self.version}" if self.version else self.name
 
 
-def parse_engines(specs: list[str] | None) -> list[EngineChoice]:
-    """``duckdb,polars==2.0.0,polars==2.1.0`` -> choices; every engine when none is named."""
+def parse_engines(specs: list[str] | None, with_datagen: bool = False) -> list[EngineChoice]:
+    """``duckdb,polars==2.0.0,polars==2.1.0`` -> choices; every engine when none is named.
+
+    The generator's own benchmarks (the ``harness`` environment) are the harness's business,
+    not the main job's: they run only when named (``--engines harness,...``) or with
+    ``with_datagen`` (``--with-datagen``).
+    """
+    extra = [EngineChoice(HARNESS_ENVIRONMENT)] if with_datagen else []
     if not specs:
-        return [EngineChoice(name) for name in (HARNESS_ENVIRONMENT, *ENGINE_NAMES)]
+        return [*extra, *(EngineChoice(name) for name in ENGINE_NAMES)]
     choices = []
     for spec in (part.strip() for item in specs for part in item.split(",")):
         if not spec:
@@ -71,7 +89,7 @@ def parse_engines(specs: list[str] | None) -> list[EngineChoice]:
         if version and name == HARNESS_ENVIRONMENT:
             raise InputError(f"{HARNESS_ENVIRONMENT} has no engine to pin")
         choices.append(EngineChoice(name, resolve_latest(name) if version == LATEST else version))
-    return list(dict.fromkeys(choices))
+    return list(dict.fromkeys([*extra, *choices]))
 
 
 def resolve_latest(engine: str) -> str:
@@ -143,7 +161,11 @@ def prepare_data(scales: list[int], workloads: list[Workload]) -> None:
     needed: dict[DatasetSpec, list[Workload]] = {}
     for rows in scales:
         for workload in workloads:
-            spec = DatasetSpec(table=workload.table, rows=workload.suite_rows(rows))
+            spec = DatasetSpec(
+                table=workload.table,
+                rows=workload.suite_rows(rows),
+                file_format=workload.file_format,
+            )
             needed.setdefault(spec, []).append(workload)
     for spec, readers in needed.items():
         dataset = usable_dataset(spec, paths.data_root())
@@ -175,7 +197,8 @@ def asv(config: Path, *arguments: str, env: dict[str, str], quiet: bool = False)
     ):
         try:
             for line in process.stdout or []:
-                print(line, end="", flush=True)
+                tqdm.write(line, end="")  # above the progress bar, when there is one
+                sys.stdout.flush()
                 log.write(redact_text(line))
             process.wait()
         except BaseException:
@@ -187,14 +210,13 @@ def asv(config: Path, *arguments: str, env: dict[str, str], quiet: bool = False)
 def prepare(args: argparse.Namespace) -> tuple[Path, dict[str, str]]:
     """Data, references and the derived asv config for the chosen engines, scales and
     workloads; the environment asv runs in. Shared by ``bench`` and ``continuous``."""
-    choices = parse_engines(args.engines)
+    choices = select_suite(args)
     repo = Path(args.repo).resolve()
     if not (repo / "asv.conf.json").exists():
         raise InputError(f"{repo} has no asv.conf.json; run from the bakeoff repository")
-    os.environ[SCALES_VARIABLE] = args.rows
-    os.environ[WORKLOADS_VARIABLE] = args.workloads
     env = dict(
         os.environ,
+        **{RUN_PID_VARIABLE: str(os.getpid())},  # the load sampler leaves this run's tree out
         BAKEOFF_DATA_DIR=str(paths.data_root()),
         BAKEOFF_LOCAL_DATA_DIR=str(paths.data_dir()),
         BAKEOFF_RESULTS_DIR=str(paths.results_dir()),
@@ -206,6 +228,25 @@ def prepare(args: argparse.Namespace) -> tuple[Path, dict[str, str]]:
     config = derived_config(repo, choices, repo / ".asv")
     asv(config, "machine", "--yes", env=env, quiet=True)  # records this machine's facts
     return config, env
+
+
+def select_suite(args: argparse.Namespace) -> list[EngineChoice]:
+    """The engine environments, and the scales and workloads (as the environment variables
+    the benchmarks read) the command chose."""
+    os.environ[SCALES_VARIABLE] = args.rows
+    os.environ[WORKLOADS_VARIABLE] = args.workloads
+    return parse_engines(args.engines, getattr(args, "with_datagen", False))
+
+
+def announce(args: argparse.Namespace) -> list[EngineEstimate]:
+    """Before anything starts: a warning when the machine is not idle, and how long the run
+    will take per engine."""
+    if (warning := idle_warning()) is not None:
+        print(warning, file=sys.stderr, flush=True)
+    engines = [c.name for c in select_suite(args) if c.name in ENGINE_NAMES]
+    found = estimate(engines, suite_workloads(), suite_scales())
+    print(estimate_text(found), flush=True)
+    return found
 
 
 def selection(args: argparse.Namespace) -> list[str]:
@@ -223,13 +264,20 @@ def finish(config: Path, env: dict[str, str], args: argparse.Namespace) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    found = announce(args)
+    if args.dry_run:
+        return 0
+    began = time.monotonic()
     config, env = prepare(args)
+    data_s, first_line = time.monotonic() - began, log_lines(paths.run_log())
     run = ["run", "HEAD^!", "--record-samples", *selection(args)]
     if args.quick:
         run.append("--quick")
     elif not args.rerun:  # resume: what asv recorded for this commit and environment stays
         run.append("--skip-existing-successful")
-    status = asv(config, *run, env=env)
+    with progress(paths.run_log(), found):
+        status = asv(config, *run, env=env)
+    print(split_text(data_s, time.monotonic() - began - data_s, paths.run_log(), first_line))
     finish(config, env, args)
     return status
 
@@ -260,8 +308,14 @@ def add_suite_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=None,
         help=f"engines to run, comma-separated; name==version (or ==latest) pins one "
-        f"environment per version for an A/B (default: all: {','.join(ENGINE_NAMES)}, "
-        "plus the generator's own benchmarks)",
+        f"environment per version for an A/B (default: all: {','.join(ENGINE_NAMES)}); "
+        f"{HARNESS_ENVIRONMENT} runs the data generator's own benchmarks",
+    )
+    parser.add_argument(
+        "--with-datagen",
+        action="store_true",
+        help=f"also run the data generator's own benchmarks (the {HARNESS_ENVIRONMENT} "
+        "environment), which the main job leaves out",
     )
     parser.add_argument(
         "--rows",
@@ -288,6 +342,11 @@ def configure(sub: argparse._SubParsersAction) -> None:
     bench = sub.add_parser("bench", help="the main job: generate data, run asv, write the report")
     add_suite_arguments(bench)
     bench.add_argument("--quick", action="store_true", help="asv --quick: one sample each")
+    bench.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="only check the machine is idle and print the estimate; run nothing",
+    )
     bench.add_argument(
         "--rerun",
         action="store_true",

@@ -88,18 +88,21 @@ def kill_worker_option(text: str) -> str:
     return text
 
 
-def by_table(workloads: list[Workload], chosen: str | None) -> dict[str, list[Workload]]:
-    """The workloads grouped by the generated table they read, each group run on its own
-    dataset; ``--table``, when given, must be the table of every one of them."""
+def by_table(
+    workloads: list[Workload], chosen: str | None
+) -> dict[tuple[str, str], list[Workload]]:
+    """The workloads grouped by the generated table and file format they read (etl_e5 reads
+    the CSV files), each group run on its own dataset; ``--table``, when given, must be the
+    table of every one of them."""
     wrong = next((w for w in workloads if chosen is not None and w.table != chosen), None)
     if wrong is not None:
         raise InputError(
             f"{wrong.name} reads the {wrong.table} table, not {chosen}: "
             f"drop --table or choose workloads of the {chosen} table"
         )
-    groups: dict[str, list[Workload]] = {}
+    groups: dict[tuple[str, str], list[Workload]] = {}
     for workload in workloads:
-        groups.setdefault(workload.table, []).append(workload)
+        groups.setdefault((workload.table, workload.file_format), []).append(workload)
     return groups
 
 
@@ -127,8 +130,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     create_engine(args.engine, options)  # checks the options before any data is made
     specs = {
-        table: spec_from_args(argparse.Namespace(**{**vars(args), "table": table}))
-        for table in groups
+        (table, form): spec_from_args(
+            argparse.Namespace(
+                **{
+                    **vars(args),
+                    "table": table,
+                    **({"file_format": form} if form != "parquet" else {}),
+                }
+            )
+        )
+        for table, form in groups
     }
     for spec in specs.values():  # every spec and what must be writable, before any work
         validate(spec, data_root(args.data_dir))
@@ -137,11 +148,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         int(args.memory_limit * 2**30) if args.memory_limit is not None else default_memory_limit()
     )
     failed = False
-    for table, workloads in groups.items():
-        dataset = usable_dataset(specs[table], args.data_dir)
+    for key, workloads in groups.items():
+        dataset = usable_dataset(specs[key], args.data_dir)
         for workload in workloads:  # computed here, once, so no timed run waits for pandas
             reference_answer(dataset, workload)
-        timeout = args.timeout if args.timeout is not None else default_timeout(specs[table].rows)
+        timeout = args.timeout if args.timeout is not None else default_timeout(specs[key].rows)
         for record in run_supervised(  # each record is kept as soon as it is known
             args.engine,
             options,
@@ -271,6 +282,10 @@ def configure(sub: argparse._SubParsersAction) -> None:
     bench.configure(sub)
     frontier.configure(sub)
     report.configure(sub)
+
+    from bakeoff import peers
+
+    peers.configure(sub)
 
 
 __all__ = ["configure"]

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.dataset as pds
 import pyarrow.parquet as pq
 from filelock import FileLock
@@ -51,11 +52,16 @@ def reference_path(dataset: Dataset, workload: Workload) -> Path:
 
 
 def read_frame(dataset: Dataset, table: str | None, columns: tuple[str, ...]) -> pd.DataFrame:
-    """One table of the dataset as a pandas DataFrame on Arrow types (every column if none)."""
+    """One table of the dataset as a pandas DataFrame on Arrow types (every column if none);
+    CSV files are read with the manifest's declared schema, as the engines are asked to."""
+    file_format: str | pds.FileFormat = "parquet"
+    if dataset.file_format == "csv":
+        types = {name: pa.type_for_alias(kind) for name, kind in dataset.manifest["schema"].items()}
+        file_format = pds.CsvFileFormat(convert_options=pacsv.ConvertOptions(column_types=types))
     source = pds.dataset(
         dataset.arrow_path(table),
         filesystem=dataset.arrow_filesystem,
-        format="parquet",
+        format=file_format,
         partitioning="hive" if dataset.partition_by else None,
     )
     return source.to_table(columns=list(columns) or None).to_pandas(types_mapper=pd.ArrowDtype)

@@ -33,6 +33,8 @@ import pyarrow as pa
 import bakeoff
 from bakeoff import chaos
 from bakeoff.engines.base import Engine, memory_cap
+from bakeoff.load import BEFORE_WINDOW_S, LoadMeter
+from bakeoff.output import Output, OutputProblem
 from bakeoff.probe import TreeMemoryProbe
 from bakeoff.redact import redact
 from bakeoff.reference import Reference
@@ -99,6 +101,12 @@ class RunRecord:
     memory_timeline: list[tuple[float, int]] = field(default_factory=list)
     started_at: str = ""
     limits: dict[str, Any] = field(default_factory=dict)  # the Limits the run was held to
+    # A write workload's output: files, bytes, row groups and partitions written (and, for an
+    # append, the earlier files the harness put in place); empty for the other workloads.
+    output: dict[str, Any] = field(default_factory=dict)
+    # The machine's load before, during and after the run and whether it was busy (see
+    # bakeoff.load); empty in records written before it was recorded.
+    machine_load: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         """One JSON line, with secrets (passwords in addresses, credentials) masked."""
@@ -278,14 +286,19 @@ def run_workload(
 
     held = limits.recorded()
     fault = chaos.from_environment()  # BAKEOFF_CHAOS_KILL_AFTER: kill a worker mid-run
+    load = LoadMeter()  # was anything else using the cores around this run?
 
     def make_record(status: Status, detail: str = "", **fields: Any) -> RunRecord:
         if fault is not None:
             status, detail = fault.outcome(status, detail)
             fields["resolved"] = {**fields.get("resolved", {}), "fault_injection": fault.recorded()}
+        if load.laps:
+            fields.setdefault("machine_load", load.recorded())
         return new_record(engine, workload, dataset, Status(status), detail, limits=held, **fields)
 
     def finish(status: Status, detail: str = "", **fields: Any) -> RunRecord:
+        if "before" in load.laps:  # from the timed run's end to here: read-back, checks
+            load.lap("after")
         record = make_record(status, detail, **fields)
         emit(record)
         return record
@@ -309,17 +322,23 @@ def run_workload(
         ),
     )
     session_runs = engine.runs
+    output: Output | None = None
     try:
         engine.prepare(dataset)
         engine.before_run()
+        output = prepare_output(engine, workload, reference)
+        load.lap("before", BEFORE_WINDOW_S)
         watchdog.arm(limits.timeout_s)
         with probe, fault.during_run() if fault else contextlib.nullcontext():
             started = time.perf_counter()
-            materialized = engine.run(query, dataset)
+            materialized = engine.run(query, dataset, output)
             wall_s = time.perf_counter() - started
         watchdog.disarm()
+        load.lap("during")
     except Exception as error:  # every engine failure becomes a record, never a crash
         watchdog.disarm()
+        if output is not None:
+            output.remove()
         status = Status.OUT_OF_MEMORY if engine.is_out_of_memory(error) else Status.ERROR
         return finish(status, first_line(error), session_runs=session_runs)
 
@@ -337,8 +356,12 @@ def run_workload(
         f"reading the result back did not finish within the {limits.timeout_s or 0:g} s limit",
     )
     try:
-        resolved = engine.resolved(materialized)
-        if reference is None and (count := engine.result_rows(materialized)) > READ_BACK_MAX_ROWS:
+        resolved = engine.resolved(materialized) if output is None else {}
+        if output is not None:  # read back and checked by the harness, never by the engine
+            table, measured["output"] = output.read()
+            measured["output"]["prior_files"] = len(output.prior)
+            result = normalize(table, workload)
+        elif reference is None and (count := engine.result_rows(materialized)) > READ_BACK_MAX_ROWS:
             return finish(  # a 1e8-row join result would not fit beside the engine's data
                 Status.OK,
                 f"not validated: no reference answer at this scale; the result's {count} rows "
@@ -346,14 +369,20 @@ def run_workload(
                 resolved=resolved,
                 **measured,
             )
-        result = normalize(engine.to_arrow(materialized), workload)  # once: sorting is costly
+        else:
+            result = normalize(engine.to_arrow(materialized), workload)  # once: sorting is costly
+    except OutputProblem as problem:  # a file out of place, a partition rewritten: no timing
+        return finish(Status.WRONG_ANSWER, str(problem), session_runs=session_runs)
     except Exception as error:
         return finish(
             Status.ERROR, f"reading the result back failed: {first_line(error)}", **measured
         )
     finally:
         watchdog.disarm()
-        engine.release(materialized)
+        if output is not None:
+            output.remove()
+        else:
+            engine.release(materialized)
     digest = digest_table(result, workload, normalized=True).to_dict()
     if reference is None:
         return finish(
@@ -369,6 +398,7 @@ def run_workload(
     problem = compare(result, expected, workload, normalized=True)
     if not problem and workload.check is not None:
         problem = workload.check(result, dataset)
+    written = {"output": measured["output"]} if output is not None else {}
     if problem:  # a wrong answer keeps its digest for diagnosis, but never a timing
         return finish(
             Status.WRONG_ANSWER,
@@ -376,6 +406,7 @@ def run_workload(
             digest=digest,
             resolved=resolved,
             session_runs=session_runs,
+            **written,
         )
     how = "value by value" if isinstance(expected, pa.Table) else "by keyed checksums"
     return finish(
@@ -386,6 +417,23 @@ def run_workload(
         resolved=resolved,
         **measured,
     )
+
+
+def prepare_output(
+    engine: Engine, workload: Workload, reference: Reference | None
+) -> Output | None:
+    """A write workload's fresh output location (for an append, with the earlier partitions
+    in place, written from the reference answer); None for the other workloads. Untimed."""
+    if not workload.writes:
+        return None
+    output = Output.fresh(engine.resources.scratch_dir, workload)
+    if workload.appends:
+        if reference is None:
+            raise RuntimeError(
+                f"{workload.name} needs the reference answer to place the earlier partitions"
+            )
+        output.place_prior(reference.table())
+    return output
 
 
 def append_to_log(record: RunRecord, log: Path) -> None:

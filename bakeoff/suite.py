@@ -19,6 +19,7 @@ import os
 from bakeoff import paths
 from bakeoff.engines import ENGINE_NAMES, create_engine, is_installed
 from bakeoff.errors import InputError
+from bakeoff.output import Output
 from bakeoff.reference import reference_answer
 from bakeoff.runner import (
     Limits,
@@ -26,6 +27,7 @@ from bakeoff.runner import (
     Status,
     append_to_log,
     default_memory_limit,
+    prepare_output,
     provenance,
     run_workload,
 )
@@ -39,6 +41,10 @@ SCALES_VARIABLE = "BAKEOFF_SCALES"
 TIMEOUT_VARIABLE = "BAKEOFF_TIMEOUT"
 WORKLOADS_VARIABLE = "BAKEOFF_WORKLOADS"
 DEFAULT_SCALES = "1e7"  # db-benchmark's smallest size; at 1e6 fixed overheads dominate
+# asv's samples per cell (its ``repeat``): 2 to 5, none started once 10 s have gone. Two at
+# least, so an A/B always has a significance test; a cell of tens of seconds is not sampled for
+# a minute (asv's default of 20 s made samples the largest share of a catalogue run).
+SAMPLE_REPEAT: tuple[int, int, float] = (2, 5, 10.0)
 # Seconds a workload may take, by the largest scale it applies to: db-benchmark's limits of
 # 10, 30 and 60 minutes at 1e7, 1e8 and 1e9 rows (and 60 minutes beyond).
 SCALE_TIMEOUTS_S: tuple[tuple[int, float], ...] = (
@@ -106,17 +112,22 @@ class PreparedWorkload:
         engine_name, self.workload = check_cell(workload_name)
         self.query = implementation(engine_name, self.workload)
         self.dataset = usable_dataset(
-            DatasetSpec(table=self.workload.table, rows=rows), paths.data_root()
+            DatasetSpec(
+                table=self.workload.table, rows=rows, file_format=self.workload.file_format
+            ),
+            paths.data_root(),
         )
         self.engine = create_engine(engine_name)
         self._materialized: object | None = None
+        self._output: Output | None = None  # a write workload's next output location
+        self.reference = reference_answer(self.dataset, self.workload)
         self.engine.start()
         self.record: RunRecord = run_workload(
             self.engine,
             self.workload,
             self.dataset,
             limits=suite_limits(rows),
-            reference=reference_answer(self.dataset, self.workload),
+            reference=self.reference,
             emit=lambda record: append_to_log(record, paths.run_log()),
         )
         if self.record.status != Status.OK:
@@ -126,16 +137,24 @@ class PreparedWorkload:
             raise RuntimeError(f"{self.record.status}: {self.record.detail}")
 
     def before_sample(self) -> None:
-        """Untimed: release what the last sample kept, drop the engine's reusable caches."""
+        """Untimed: release what the last sample kept, drop the engine's reusable caches, and
+        for a write workload make a fresh output location (an append's earlier partitions
+        in place)."""
         self.after_sample()
         self.engine.before_run()
+        self._output = prepare_output(self.engine, self.workload, self.reference)
 
     def run_once(self) -> None:
-        """The timed work: Parquet on disk to the full result computed by the engine."""
-        self._materialized = self.engine.run(self.query, self.dataset)
+        """The timed work: Parquet on disk to the full result computed by the engine (a write
+        workload: to the engine's writer having closed every file)."""
+        self._materialized = self.engine.run(self.query, self.dataset, self._output)
 
     def after_sample(self) -> None:
-        """Untimed: drop the sample's result (a DuckDB table, Dask's persisted futures)."""
+        """Untimed: drop the sample's result (a DuckDB table, Dask's persisted futures, a
+        write workload's output directory)."""
+        if self._output is not None:
+            output, self._output, self._materialized = self._output, None, None
+            output.remove()
         if self._materialized is not None:
             materialized, self._materialized = self._materialized, None
             self.engine.release(materialized)
@@ -180,7 +199,10 @@ def _logged_run(engine_name: str, workload: Workload, rows: int) -> RunRecord | 
     here = provenance()
     if not here.get("asv_env_name") or here.get("harness_commit") in (None, "", "unknown"):
         return None  # not under asv: nothing identifies the run to reuse
-    path, url = locate(DatasetSpec(table=workload.table, rows=rows), paths.data_root())
+    path, url = locate(
+        DatasetSpec(table=workload.table, rows=rows, file_format=workload.file_format),
+        paths.data_root(),
+    )
     try:
         checksum = Dataset.open(path, url).checksum
     except Exception:  # missing or unreadable: preparing the cell says what is wrong

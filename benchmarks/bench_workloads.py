@@ -19,6 +19,7 @@ os.environ.setdefault("BAKEOFF_DATA_DIR", str(_REPO / "data"))
 os.environ.setdefault("BAKEOFF_RESULTS_DIR", str(_REPO / "results"))
 
 from bakeoff.suite import (  # noqa: E402
+    SAMPLE_REPEAT,
     check_cell,
     prepared_workload,
     suite_scales,
@@ -33,9 +34,7 @@ class _WorkloadFamily:
     param_names: ClassVar[list[str]] = ["workload", "rows"]
     timeout = suite_timeout() + 300  # asv's own backstop, past the runner's watchdog
     number = 1  # one call is one full query; no batching
-    # 2 to 5 samples, none started once 20 s have gone (asv's own default time): two at least,
-    # so an A/B always has a significance test; a slow cell is not sampled for minutes.
-    repeat = (2, 5, 20.0)
+    repeat = SAMPLE_REPEAT  # 2 to 5 samples, none started once 10 s have gone
     rounds = 1  # each round restarts the engine: once is enough next to `repeat`
     warmup_time = 0  # setup's validated run is the warm-up
 
@@ -71,7 +70,7 @@ class _WorkloadFamilyMemory:
 def _family_benchmarks(family: str, workloads: list[Workload]) -> list[type]:
     """Two asv classes per workload family (``GroupBy`` and ``GroupByMemory``, ...): its
     workloads x the rows they read at the suite's scales (the ml family reads a share)."""
-    title = {"groupby": "GroupBy", "ml": "ML"}.get(family, family.title())
+    title = {"groupby": "GroupBy", "ml": "ML", "etl": "ETL"}.get(family, family.title())
     names = [w.name for w in workloads]
     rows = sorted({w.suite_rows(scale) for w in workloads for scale in suite_scales()})
     shared = {"params": (names, rows)}

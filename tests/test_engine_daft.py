@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
@@ -22,6 +23,7 @@ from bakeoff.engines.base import GIB, Resources
 from datagen import ensure_dataset
 from datagen.dataset import Dataset, DatasetSpec
 from workloads import get_workload, implementation
+from workloads.etl import EVENTS_SCHEMA
 
 pytest.importorskip("daft")
 
@@ -124,3 +126,58 @@ def test_a_later_run_reads_the_files_again(tmp_path):
     total = pc.sum(before.column("v1")).as_py()
     assert total > 0
     assert pc.sum(after.column("v1")).as_py() == 2 * total
+
+
+# -- the etl writes -----------------------------------------------------------------------------
+def _written_types(output) -> tuple[dict[str, str], set[str]]:
+    """Every data file's column types (strings as one kind: Daft writes large_string) and the
+    directories the files sit in, relative to ``output``."""
+    types, directories = {}, set()
+    for path in sorted(output.rglob("*.parquet")):
+        directories.add(str(path.parent.relative_to(output)))
+        for field in pq.read_schema(path):
+            kind = pa.string() if pa.types.is_large_string(field.type) else field.type
+            assert types.setdefault(field.name, str(kind)) == str(kind), (path, field)
+    return types, directories
+
+
+@pytest.fixture(scope="module")
+def etl_engine(tmp_path_factory):
+    scratch = tmp_path_factory.mktemp("scratch")
+    resources = Resources(cores=1, memory_bytes=GIB, scratch_dir=scratch)
+    engine = create_engine("daft", resources=resources)
+    engine.start()
+    yield engine
+    engine.stop()
+
+
+def test_the_etl_writes_declare_the_types_the_harness_expects(etl_engine, tmp_path):
+    """Value checks cast integers to int64 and would pass Daft's unsigned hour and count: the
+    written schema is checked here. int64 hour and n, timestamp[us] without a time zone, the
+    declared schema from CSV, ``date=YYYY-MM-DD`` directories without a date column inside."""
+    events = ensure_dataset(DatasetSpec(table="events", rows=10_000), tmp_path / "data")
+    csv = ensure_dataset(
+        DatasetSpec(table="events", rows=10_000, file_format="csv"), events.path.parent
+    )
+    declared = {name: str(pa.type_for_alias(kind)) for name, kind in EVENTS_SCHEMA.items()}
+    days = {f"date={day}" for day in events.days}
+    written = {}
+    for name, dataset in [(f"etl_e{i}", events) for i in range(1, 5)] + [("etl_e5", csv)]:
+        output = tmp_path / name
+        etl_engine.prepare(dataset)
+        implementation("daft", get_workload(name))(etl_engine, dataset, str(output))
+        written[name] = _written_types(output)
+    hourly = {
+        "hour": "int64",
+        "status": "string",
+        "n": "int64",
+        "mean_value": "double",
+        "min_value": "double",
+        "max_value": "double",
+    }
+    assert written["etl_e1"] == ({**declared, "hour": "int64"}, days)
+    assert written["etl_e2"] == (hourly, days)
+    assert written["etl_e3"] == (declared, {"."})
+    # e4 read only the last day's files: its one partition is the last day's.
+    assert written["etl_e4"] == (hourly, {f"date={events.days[-1]}"})
+    assert written["etl_e5"] == (declared, {"."})

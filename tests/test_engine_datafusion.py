@@ -1,12 +1,14 @@
 """DataFusion's adapter: the settings it records are the ones the session runs with, its memory
 pool follows a cap and spills to the scratch directory, Hive's NULL partition reads as NULL,
-and m4 keeps SQL's ``regr_r2``."""
+m4 keeps SQL's ``regr_r2``, and its Parquet writer (the etl questions) writes the question's
+types in hive directories and appends without touching a file already there."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from bakeoff.engines import create_engine
@@ -91,3 +93,59 @@ def test_hives_null_partition_is_null_of_the_columns_type(capped, data_dir):
     table = capped.to_arrow(capped.materialize(capped.sql(dataset, statement)))
     assert table.schema.field("id4").type == pa.int32()  # as the manifest records it
     assert table.to_pylist() == [{"id4": None, "n": nulls}]
+
+
+# -- the etl writer (workloads/etl/datafusion.py) -------------------------------------------------
+@pytest.fixture
+def session(tmp_path: Path):
+    resources = Resources(cores=2, memory_bytes=1024 * MIB, scratch_dir=tmp_path / "scratch")
+    engine = create_engine("datafusion", resources=resources)
+    engine.start()
+    yield engine
+    engine.stop()
+
+
+@pytest.fixture
+def events(data_dir):
+    return ensure_dataset(DatasetSpec(table="events", rows=10_000), data_dir)
+
+
+def _files(directory: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(directory)): path.read_bytes()
+        for path in directory.rglob("*")
+        if path.is_file()
+    }
+
+
+def test_the_hive_writer_writes_the_questions_types(session, events, tmp_path):
+    from workloads.etl.datafusion import QUERIES
+
+    output = tmp_path / "e1"
+    QUERIES["etl_e1"](session, events, str(output))
+    assert sorted(path.name for path in output.iterdir()) == [f"date={d}" for d in events.days]
+    files = sorted(output.rglob("*"))
+    assert all(path.is_dir() or path.suffix == ".parquet" for path in files)  # no markers
+    for path in (path for path in files if path.is_file()):
+        schema = pq.read_schema(path)
+        assert schema.field("ts").type == pa.timestamp("us")  # without a time zone
+        assert schema.field("hour").type == pa.int64()
+        assert "date" not in schema.names  # in the directory's name only
+        metadata = pq.read_metadata(path)
+        assert metadata.row_group(0).column(0).compression == "SNAPPY"
+
+
+def test_the_append_adds_the_last_day_and_touches_nothing_else(session, events, tmp_path):
+    from workloads.etl.datafusion import QUERIES
+
+    output = tmp_path / "e2"
+    QUERIES["etl_e2"](session, events, str(output))
+    last = output / f"date={events.days[-1]}"
+    before = _files(output)
+    QUERIES["etl_e4"](session, events, str(output))
+    after = _files(output)
+    assert {name: after[name] for name in before} == before  # every file as it was
+    added = set(after) - set(before)
+    assert added and all((output / name).parent == last for name in added)
+    counts = [pq.read_table(output / name).column("n").type for name in added]
+    assert counts == [pa.int64()] * len(added)

@@ -18,11 +18,12 @@ from typing import Any
 from bakeoff.errors import InputError
 from workloads.spec import Workload
 
-FAMILIES: tuple[str, ...] = ("groupby", "join", "window", "ml")
+FAMILIES: tuple[str, ...] = ("groupby", "join", "window", "ml", "etl")
 
 # An implementation takes the started engine and the dataset and returns the engine's own
-# (usually lazy) result; the engine adapter materializes it inside the timed region.
-Implementation = Callable[[Any, Any], Any]
+# (usually lazy) result; the engine adapter materializes it inside the timed region. A write
+# workload's (etl) also takes the output location and writes there itself (workloads.etl).
+Implementation = Callable[..., Any]
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,14 @@ class Workload:
     # The share of the suite's scale this question runs at under asv and `bakeoff bench`
     # (`bakeoff run` always takes --rows as given); see suite_rows.
     suite_share: float = 1.0
+    # A write workload (etl): the engine writes its result as Parquet into a fresh directory
+    # the harness names, hive-partitioned by ``partition_by``; the harness reads it back
+    # (bakeoff.output). ``appends``: the reference's partitions but the last are in place
+    # before the run (written untimed by the harness), and the run must add only the last.
+    writes: bool = False
+    partition_by: tuple[str, ...] = ()
+    appends: bool = False
+    file_format: str = "parquet"  # the input files' format (etl_e5 reads CSV)
 
     def suite_rows(self, rows: int) -> int:
         """The rows this question reads when the suite runs at ``rows``."""

@@ -190,9 +190,16 @@ class Engine(ABC):
     def before_run(self) -> None:  # noqa: B027 - optional hook
         """Drop what an earlier run left that a user's first query would not find. Not timed."""
 
-    def run(self, query: Callable[[Engine, Dataset], Any], dataset: Dataset) -> Any:
-        """The timed work: build the query from the Parquet files and compute its result."""
+    def run(self, query: Callable[..., Any], dataset: Dataset, output: Any = None) -> Any:
+        """The timed work: build the query from the Parquet files and compute its result.
+
+        A write workload (``output``, a :class:`bakeoff.output.Output`) is its own sink: the
+        query writes with the engine's Parquet writer to ``output.location`` and returns once
+        every file is closed; the output is then the result, read back by the harness."""
         self.runs += 1
+        if output is not None:
+            query(self, dataset, output.location)
+            return output
         return self.materialize(query(self, dataset))
 
     @abstractmethod

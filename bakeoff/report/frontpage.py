@@ -76,12 +76,19 @@ def family_tables(cells: dict[Key, Row]) -> list:
                 for j, workload in enumerate(workloads, 1):
                     cell = cells.get((label, workload, rows))
                     ok = cell is not None and cell.ok
-                    line.append(verdict.seconds(cell.time_s) if ok else sections.cell_text(cell))
+                    line.append(
+                        verdict.seconds(cell.time_s)
+                        + (f" {verdict.BUSY_MARK}" if cell.busy else "")
+                        if ok
+                        else sections.cell_text(cell)
+                    )
                     if not ok:
                         table.failed.add((i, j))
                 table.rows.append(line)
             blocks.append(sections.Heading(f"{family} at {format_rows(rows)} rows: median time", 4))
             blocks.append(table)
+            shown = [cells.get((label, w, rows)) for label in labels for w in workloads]
+            blocks += sections.busy_footnote(shown)
     return blocks
 
 

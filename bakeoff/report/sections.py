@@ -19,23 +19,32 @@ from bakeoff.report import charts, summary, verdict
 from bakeoff.report.page import Block, Code, Heading, Image, Section, Table, Text
 from bakeoff.report.summary import Key
 from bakeoff.report.table import FAULT_INJECTION, SINGLE_RUN, Row
-from bakeoff.report.verdict import seconds, size
+from bakeoff.report.verdict import BUSY_MARK, seconds, size
 from bakeoff.units import format_bytes
 from datagen import storage
 from datagen.dataset import MANIFEST_NAME, format_rows
 
 
 def cell_text(row: Row | None) -> str:
-    """A cell as the tables show it: median, spread and first run, or why there is none."""
+    """A cell as the tables show it: median, spread and first run, or why there is none;
+    marked when it was measured on a busy machine."""
     if row is None:
         return charts.MISSING
+    mark = f" {BUSY_MARK}" if row.busy else ""
     if not row.ok:
-        return charts.failure_label(row)
+        return charts.failure_label(row) + mark
     spread = ""
     if row.time_q25_s is not None and row.time_q75_s is not None:
         spread = f" (IQR {seconds(row.time_q25_s)}-{seconds(row.time_q75_s)})"
     first = f"; first {seconds(row.first_run_s)}" if row.first_run_s is not None else ""
-    return f"{seconds(row.time_s)}{spread}{first}; peak {size(row.peak_bytes)}"
+    return f"{seconds(row.time_s)}{spread}{first}; peak {size(row.peak_bytes)}{mark}"
+
+
+def busy_footnote(rows: list[Row | None]) -> list[Block]:
+    """The footnote under a table with a busy cell: what the mark means."""
+    if not any(row is not None and row.busy for row in rows):
+        return []
+    return [Text(f"{BUSY_MARK} {verdict.BUSY_NOTE}")]
 
 
 def grid(
@@ -148,6 +157,9 @@ def family_sections(cells: dict[Key, Row], out: Path, style: dict[str, charts.St
                     labels,
                     lambda workload, label, rows=rows: cells.get((label, workload, rows)),
                     "workload",
+                ),
+                *busy_footnote(
+                    [c for k, c in cells.items() if k[2] == rows and c.family == family]
                 ),
             ]
     return blocks
@@ -269,6 +281,7 @@ def single_run_section(rows: list[Row]) -> list[Block]:
             "so they are kept out of the charts, the score and asv's tables."
         ),
         table,
+        *busy_footnote(list(singles)),
     ]
 
 

@@ -70,6 +70,7 @@ class Row:
     python: str = ""
     java: str = ""
     settings: dict[str, Any] = field(default_factory=dict)
+    busy: bool = False  # measured while other processes used the cores (bakeoff.load)
     # Kept for the report, not written to the CSV:
     stats: dict[str, Any] | None = field(default=None, repr=False)
     sample_values: list[float] | None = field(default=None, repr=False)
@@ -213,6 +214,7 @@ def _with_record(row: Row, record: RunRecord | None) -> None:
     row.dataset_location = record.dataset.get("path", "")
     row.python = record.provenance.get("python", row.python)
     row.java = record.provenance.get("java", "") or str(record.settings.get("java_version", ""))
+    row.busy = bool(record.machine_load.get("busy"))
 
 
 def _asv_status(row: Row, measured: _Measured, record: RunRecord | None, reason: str) -> None:

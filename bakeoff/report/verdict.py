@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bakeoff.frontier import FrontierCell, stopped_at
+from bakeoff.load import BUSY_OTHER_SHARE
 from bakeoff.report import summary
 from bakeoff.report.summary import Best, Key
 from bakeoff.report.table import Row
@@ -18,6 +19,12 @@ from bakeoff.units import format_bytes
 from datagen.dataset import format_rows
 
 FrontierCells = dict[tuple[str, str, int, int], FrontierCell]
+BUSY_MARK = "‡"  # a cell measured while other processes used the cores
+BUSY_NOTE = (
+    f"measured while other processes used more than {BUSY_OTHER_SHARE:.0%} of the cores "
+    "before, during or after its validated run: its time may be slower and noisier than the "
+    "engine is."
+)
 
 
 def seconds(value: float | None) -> str:
@@ -143,12 +150,27 @@ def score_sentence(cells: dict[Key, Row]) -> str | None:
     )
 
 
+def busy_sentence(cells: dict[Key, Row]) -> str | None:
+    """Which cells were measured on a busy machine, so their times are taken with care."""
+    busy = sorted(f"{key[0]} {key[1]}" for key, row in cells.items() if row.busy)
+    if not busy:
+        return None
+    shown = _names(busy[:5]) + (f" and {len(busy) - 5} more" if len(busy) > 5 else "")
+    return (
+        f"{len(busy)} of {len(cells)} cells (marked {BUSY_MARK}) were measured while other "
+        f"processes used more than {BUSY_OTHER_SHARE:.0%} of the cores: {shown}. Their times "
+        "may be slower and noisier than the engines are; measure them again on an idle "
+        "machine (`bakeoff bench --rerun`)."
+    )
+
+
 def sentences(cells: dict[Key, Row], frontier_cells: FrontierCells) -> list[str]:
-    """The verdict, in reading order: each group, the frontier, the combined score."""
+    """The verdict, in reading order: each group, the frontier, the combined score, and
+    which cells were measured on a busy machine."""
     by_group: dict[str, list[Best]] = {}
     for best in summary.best_per_family(cells):
         by_group.setdefault(best.family, []).append(best)
     found = [group_sentence(group, bests) for group, bests in by_group.items()]
     found += frontier_sentences(frontier_cells)
     score = score_sentence(cells)
-    return [*found, score] if score else found
+    return [*found, *(s for s in (score, busy_sentence(cells)) if s)]
