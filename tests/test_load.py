@@ -1,0 +1,203 @@
+"""Machine load: the sampler tells this run's own CPU from other processes', a run record
+keeps it, the report marks busy cells, and ``bakeoff bench`` says how long it will take."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from bakeoff import load
+from bakeoff.bench import parse_engines
+from bakeoff.estimate import EngineEstimate, cell_seconds, estimate, progress, split_text
+from bakeoff.report import frontpage, sections, verdict
+from bakeoff.report.table import single_run_rows
+from bakeoff.runner import RunRecord, run_workload
+from bakeoff.suite import HARNESS_ENVIRONMENT
+from workloads import get_workload
+
+BURN = "import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end: pass\n"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _counters(busy: float, ours: float, steal: float = 0.0) -> load._Counters:
+    """Counters after a 1 s window on 2 cores that started from zero."""
+    return load._Counters(at=1.0, busy_s=busy, total_s=2.0, steal_s=steal, ours={1: ours})
+
+
+ZERO = load._Counters(at=0.0, busy_s=0.0, total_s=0.0, steal_s=0.0, ours={1: 0.0})
+
+
+def test_only_other_processes_make_a_window_busy():
+    mine = load._between(ZERO, _counters(busy=1.9, ours=1.9))  # this run kept both cores busy
+    assert mine.other_share == 0.0 and not mine.busy
+    others = load._between(ZERO, _counters(busy=1.9, ours=0.9, steal=0.1))
+    assert others.other_share == pytest.approx(0.5) and others.busy
+    assert others.steal_share == pytest.approx(0.05)
+    short = load._between(ZERO, load._Counters(0.05, 1.9, 2.0, 0.0, {1: 0.0}))
+    assert short.other_share > load.BUSY_OTHER_SHARE and not short.busy  # too short to judge
+
+
+def _share_of(pid: int, window: load.LoadSample, used_before: float) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return (times.user + times.system - used_before) / (window.window_s * window.cores)
+
+
+def test_a_cpu_burning_child_is_this_runs_and_an_orphan_is_another_process():
+    """The sampler leaves this run's tree out: a burning child is not another process's CPU;
+    the same burner detached from the tree (its parent exited) is."""
+    child = subprocess.Popen([sys.executable, "-c", BURN.format(seconds=1.5)])
+    try:
+        time.sleep(0.2)  # started
+        meter = load.LoadMeter()
+        start = meter._last
+        window = meter.lap("child", 1.0)
+        end = meter._last
+        total = end.total_s - start.total_s
+        burned = (end.ours[child.pid] - start.ours.get(child.pid, 0.0)) / total
+        machine = (end.busy_s - start.busy_s) / total
+        assert burned > 0  # the child is counted as this run's own ...
+        assert window.other_share <= max(0.0, machine - burned) + 1e-9  # ... and left out
+    finally:
+        child.wait()
+    # An orphan: the shell starts the burner in the background and exits at once.
+    shell = subprocess.run(
+        ["sh", "-c", f'{sys.executable} -c "$0" >/dev/null 2>&1 & echo $!', BURN.format(seconds=3)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    orphan = int(shell.stdout.strip())
+    try:
+        time.sleep(0.2)
+        assert orphan not in {p.pid for p in psutil.Process().children(recursive=True)}
+        before = sum(psutil.Process(orphan).cpu_times()[:2])
+        window = load.LoadMeter().lap("orphan", 1.0)
+        burned = _share_of(orphan, window, before)
+        assert burned > 0  # it ran (a loaded machine may give it little)
+        assert window.other_share >= 0.9 * burned  # at least the orphan's CPU is another's
+    finally:
+        psutil.Process(orphan).kill()
+
+
+def test_a_run_record_keeps_the_load_around_the_run(data_dir):
+    from bakeoff.engines import create_engine
+    from datagen import ensure_dataset
+    from datagen.dataset import DatasetSpec
+
+    workload = get_workload("groupby_q1")
+    dataset = ensure_dataset(DatasetSpec(table=workload.table, rows=10_000), data_dir)
+    engine = create_engine("duckdb")
+    engine.start()
+    try:
+        record = run_workload(engine, workload, dataset, reference=None)
+    finally:
+        engine.stop()
+    assert record.status == "ok"
+    laps = record.machine_load
+    assert {"before", "during", "after", "busy"} <= set(laps)
+    assert laps["before"]["window_s"] >= load.BEFORE_WINDOW_S * 0.9
+    assert laps["busy"] == any(
+        lap["window_s"] >= load.MIN_JUDGED_WINDOW_S and lap["other_share"] > load.BUSY_OTHER_SHARE
+        for name, lap in laps.items()
+        if name in ("before", "during", "after")
+    )
+    assert RunRecord.from_json(record.to_json()).machine_load == laps
+
+
+def _record(workload: str, busy: bool) -> RunRecord:
+    return RunRecord(
+        engine="duckdb",
+        version="1.0",
+        settings={},
+        workload=workload,
+        rows=1000,
+        status="ok",
+        wall_s=0.5,
+        peak_bytes=1e6,
+        started_at="2026-01-01T00:00:00+00:00",
+        machine_load={"busy": busy} if busy else {},
+    )
+
+
+def test_the_report_marks_busy_cells():
+    rows = single_run_rows([_record("groupby_q1", True), _record("groupby_q2", False)])
+    busy = next(row for row in rows if row.workload == "groupby_q1")
+    quiet = next(row for row in rows if row.workload == "groupby_q2")
+    assert busy.busy and not quiet.busy
+    assert sections.cell_text(busy).endswith(verdict.BUSY_MARK)
+    assert verdict.BUSY_MARK not in sections.cell_text(quiet)
+    blocks = sections.single_run_section(rows)
+    assert any(verdict.BUSY_NOTE in getattr(block, "text", "") for block in blocks)
+    assert sections.busy_footnote([quiet]) == []
+    cells = {(row.label, row.workload, row.rows): row for row in rows}
+    sentence = verdict.busy_sentence(cells)
+    assert sentence is not None and "1 of 2 cells" in sentence and "duckdb groupby_q1" in sentence
+    assert sentence in verdict.sentences(cells, {})
+    assert verdict.busy_sentence({k: r for k, r in cells.items() if not r.busy}) is None
+    front = frontpage.family_tables(cells)  # the README's summary marks it too
+    assert any(verdict.BUSY_MARK in text for b in front for line in getattr(b, "rows", [])
+               for text in line)  # fmt: skip
+    assert any(verdict.BUSY_NOTE in getattr(block, "text", "") for block in front)
+
+
+def test_the_generator_benchmarks_are_opt_in():
+    assert HARNESS_ENVIRONMENT not in {c.name for c in parse_engines(None)}
+    assert parse_engines(None, with_datagen=True)[0].name == HARNESS_ENVIRONMENT
+    assert [c.name for c in parse_engines(["harness,duckdb"])] == [HARNESS_ENVIRONMENT, "duckdb"]
+
+
+def test_the_estimate_scales_with_rows_but_not_the_start():
+    join = get_workload("join_q1")
+    small, large = cell_seconds("spark", join, 10_000_000), cell_seconds("spark", join, 10**8)
+    assert large > 5 * small
+    assert cell_seconds("spark", join, 1000) >= 10.0  # a JVM start costs the same at any scale
+    found = estimate(["duckdb", "spark"], [join, get_workload("groupby_q1")], [10_000_000])
+    assert [(e.engine, e.cells) for e in found] == [("duckdb", 2), ("spark", 2)]
+    assert found[1].seconds > found[0].seconds
+
+
+def test_bench_dry_run_prints_the_estimate_and_runs_nothing(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "bakeoff", "bench", "--dry-run", "--engines", "duckdb,spark",
+         "--workloads", "groupby_q1,join_q1", "--rows", "1e7"],
+        capture_output=True, text=True, timeout=120, cwd=REPO,
+        env={**os.environ, "BAKEOFF_DATA_DIR": str(tmp_path / "data"),
+             "BAKEOFF_RESULTS_DIR": str(tmp_path / "results")},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("estimate")
+    assert any(line.split()[:2] == ["duckdb", "2"] for line in lines)
+    assert any(line.split()[:2] == ["spark", "2"] for line in lines)
+    assert any(line.split()[:2] == ["total", "4"] for line in lines)
+    assert not (tmp_path / "data").exists() and not (tmp_path / "results").exists()
+
+
+def test_progress_counts_cells_from_the_run_log(tmp_path, capsys):
+    log = tmp_path / "runs.jsonl"
+    log.write_text("an earlier run\n")
+    with progress(log, [EngineEstimate("duckdb", 3, 30.0)], poll_s=0.05):
+        log.write_text("an earlier run\none\ntwo\n")
+        time.sleep(0.3)
+    err = capsys.readouterr().err
+    assert "2/3 cells" in err and "left" in err
+
+
+def test_the_wall_time_split_comes_from_the_cells_records(tmp_path):
+    log = tmp_path / "runs.jsonl"
+    log.write_text("an earlier run\n")
+    record = _record("groupby_q1", False)
+    record.wall_s = 90.0
+    record.machine_load = {"before": {"window_s": 30.0}, "after": {"window_s": 60.0}}
+    with open(log, "a") as handle:
+        handle.write(record.to_json() + "\n" + record.to_json() + "\n")
+    text = split_text(60.0, 600.0, log, first_line=1)
+    assert "data and references 1 min 00 s" in text and "for 2 cells" in text
+    assert "validated runs 3 min 00 s" in text and "validating 2 min 00 s" in text
+    assert "load sampling 1 min 00 s" in text and "samples) 4 min 00 s" in text
