@@ -149,6 +149,7 @@ def assert_one_line_error(arguments: list[str], message: str, data_dir) -> None:
         (["--engine", "nosuch"], "invalid choice: 'nosuch'"),
         (["--engine", "duckdb", "--workload", "groupby_q99"], "unknown workload 'groupby_q99'"),
         (["--engine", "polars", "--option", "engine=bogus"], "polars option engine is one of"),
+        (["--engine", "dask", "--option", "shuffle=bogus"], "dask option shuffle is one of"),
         (["--engine", "duckdb", "--option", "threads=1"], "duckdb has no option 'threads'"),
         (["--engine", "duckdb", "--address", "tcp://localhost:8786"], "takes no cluster address"),
         (["--engine", "duckdb", "--rows", "0"], "rows"),
@@ -246,7 +247,9 @@ def test_records_never_carry_a_secret(duckdb_engine, tiny, monkeypatch):
     assert "spark://user:***@cluster.example:7077" in line
 
 
-@pytest.mark.parametrize("engine_name", ["duckdb", "polars", "dask", "spark"])
+@pytest.mark.parametrize(
+    "engine_name", ["duckdb", "polars", "dask", "spark", "pyarrow", "datafusion", "daft", "chdb"]
+)
 def test_a_large_result_without_reference_is_counted_not_read_back(engine_name, tiny, monkeypatch):
     """Above the reference's scale a join's result is as large as its input: the engine counts
     it and the harness never pulls it into its own memory."""

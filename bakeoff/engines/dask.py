@@ -16,13 +16,20 @@ make that sample run no task at all: :meth:`DaskEngine.release` cancels the pers
 and waits until the scheduler has forgotten them and this client has heard so, and
 :meth:`DaskEngine.before_run` clears dask-expr's in-process cache of Parquet dataset plans
 (file statistics and partitioning), which a user's first ``read_parquet`` would have to build.
+
+Input partitions are sized as Dask's docs advise (:meth:`DaskEngine.scan`), and each run
+records how many partitions every table it read had once dask-expr had optimized the query.
+The shuffle method is Dask's own default (P2P with a distributed client and pyarrow), recorded
+as resolved; ``--option shuffle=tasks|p2p|disk`` sets ``dataframe.shuffle.method`` for the
+session instead.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 import psutil
 import pyarrow as pa
@@ -30,14 +37,21 @@ import pyarrow as pa
 from bakeoff.engines.base import Engine
 from bakeoff.lazy import lazy_import
 from datagen.dataset import Dataset
+from workloads.spec import TABLE_ALIAS
 
 dask = lazy_import("dask")
 dd = lazy_import("dask.dataframe")
 distributed = lazy_import("distributed")
+dask_io = lazy_import("dask.dataframe.dask_expr.io.io")
 dask_parquet = lazy_import("dask.dataframe.dask_expr.io.parquet")
 dask_utils = lazy_import("dask.utils")
 
 RELEASE_TIMEOUT_S = 30.0
+# "You should aim for partitions that have around 100MB of data each" (Dask DataFrame best
+# practices, "Repartition to Reduce Overhead"), and no more than a tenth of a worker thread's
+# memory: "space for ten chunks per core" (Dask best practices, "Avoid Very Large Partitions").
+ADVISED_PARTITION_BYTES = 100_000_000
+CHUNKS_PER_CORE = 10
 
 
 class DaskEngine(Engine):
@@ -45,10 +59,19 @@ class DaskEngine(Engine):
     distribution = "dask"
     import_name = "dask.dataframe"
     address_schemes = ("tcp://", "tls://", "inproc://", "ucx://")
+    # "auto": Dask's own choice (get_default_shuffle_method), recorded as it resolves
+    option_choices: ClassVar[dict[str, tuple[str, ...]]] = {
+        "shuffle": ("auto", "p2p", "tasks", "disk")
+    }
 
     out_of_memory_markers = (*Engine.out_of_memory_markers, "killedworker")
 
     def _start(self) -> None:
+        shuffle = self.option("shuffle")
+        # set for this session only: stop() restores the configuration it found
+        self._shuffle_config = (
+            dask.config.set({"dataframe.shuffle.method": shuffle}) if shuffle != "auto" else None
+        )
         if self.options.address:
             self.cluster = None
             self.client = distributed.Client(self.options.address)
@@ -70,11 +93,30 @@ class DaskEngine(Engine):
         # a LocalCluster as started: its nannies restart a worker that runs out of memory,
         # and a record written while one restarts must still describe the whole cluster
         self._started_workers = self._workers() if self.cluster is not None else None
+        # Each worker imports the dataframe library (pandas, pyarrow) now, as Engine.start does
+        # here: else the first timed run pays it in every worker (about 1 s and 45 MB each
+        # here at 1e6; a worker its nanny restarts pays it again).
+        self.client.run(importlib.import_module, self.import_name)
+        self.blocksize = self._blocksize()
+        self._scanned: dict[str, str] = {}  # location -> table name, of the current run
+        self._query: Any = None  # the current run's query, as built (for its input partitions)
+
+    def _blocksize(self) -> int:
+        """The partition size Dask advises: about 100 MB, and at most a tenth of the memory of
+        the smallest worker's thread (a worker without a memory limit sets no bound)."""
+        per_thread = [
+            w["memory_limit"] // w["nthreads"]
+            for w in (self._started_workers or self._workers()).values()
+            if w["memory_limit"]
+        ]
+        return min([ADVISED_PARTITION_BYTES, *(m // CHUNKS_PER_CORE for m in per_thread)])
 
     def stop(self) -> None:
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+        if self._shuffle_config is not None:
+            self._shuffle_config.__exit__(None, None, None)
 
     def _workers(self) -> dict[str, dict[str, Any]]:
         return self.client.scheduler_info(n_workers=-1)["workers"]
@@ -96,6 +138,9 @@ class DaskEngine(Engine):
                 else str(self.resources.spill_dir("dask"))
             ),
             "dataframe.shuffle.method": shuffle,
+            "shuffle_option": self.option("shuffle"),
+            "read_parquet.split_row_groups": "adaptive",
+            "read_parquet.blocksize": self.blocksize,
             # merge(broadcast=None), Dask's default, as every join here calls it: a side of one
             # partition is broadcast, else the smaller when its partitions < 0.5 log2(larger's).
             "merge.broadcast": None,
@@ -122,14 +167,33 @@ class DaskEngine(Engine):
 
     def before_run(self) -> None:
         dask_parquet._cached_plan.clear()
+        self._scanned, self._query = {}, None
 
     def scan(self, dataset: Dataset, table: str | None = None) -> Any:
+        """Partitions of :attr:`blocksize` uncompressed Parquet bytes, as Dask's docs advise.
+
+        Dask's default (``split_row_groups="infer"``, ``blocksize`` 256 MiB, decided from the
+        first file alone) reads a file below 256 MiB as one partition: a 5M-row file of
+        these tables (150-180 MiB uncompressed) is one pandas frame, and two such files give a
+        join two partitions, so two cores at most. ``"adaptive"`` splits every file into
+        partitions of whole row groups of at most ``blocksize`` together (``read_parquet``'s
+        docstring); files are not combined (``aggregate_files`` stays False), and dask-expr's
+        optimizer fuses partitions itself when a query projects few columns. ``blocksize``
+        counts uncompressed Parquet bytes, as Dask defines it; the pandas frames are larger
+        (1.6x for join's x, 2.5x for groupby's table, with their strings). Sources:
+        https://docs.dask.org/en/stable/dataframe-best-practices.html,
+        https://docs.dask.org/en/stable/best-practices.html,
+        https://docs.dask.org/en/stable/generated/dask.dataframe.read_parquet.html
+        """
+        location = dataset.table_location(table)
+        self._scanned[location] = table or TABLE_ALIAS
         # s3:// goes through s3fs, which takes the endpoint and credentials from AWS_*
-        return dd.read_parquet(dataset.table_location(table))
+        return dd.read_parquet(location, split_row_groups="adaptive", blocksize=self.blocksize)
 
     def materialize(self, result: Any) -> Any:
         """Persist and wait; a partition that failed (``KilledWorker`` when its workers ran out
         of memory) raises here, as ``wait`` returns for failed futures as for finished ones."""
+        self._query = result
         persisted = result.persist()
         futures = distributed.futures_of(persisted)
         distributed.wait(futures)
@@ -138,8 +202,31 @@ class DaskEngine(Engine):
         return persisted
 
     def resolved(self, materialized: Any) -> dict[str, Any]:
-        """The result's partition count: ``split_out`` as dask-expr chose it for a groupby."""
-        return {"result_partitions": materialized.npartitions}
+        """The result's partition count (``split_out`` as dask-expr chose it for a groupby) and
+        the partition count of every table the query read, in the plan as persisted."""
+        return {
+            "result_partitions": materialized.npartitions,
+            "input_partitions": self._input_partitions(),
+        }
+
+    def _input_partitions(self) -> dict[str, int]:
+        """Partitions read per table, by table name, in the optimized plan of the last query
+        (a table read twice with different columns counts its larger read). The plan is built
+        again from the cache the timed run filled, which :meth:`before_run` clears."""
+        if self._query is None:
+            return {}
+        counts: dict[str, int] = {}
+        fused = set()
+        nodes = list(self._query.optimize(fuse=False).expr.walk())  # before tasks are fused
+        for node in nodes:
+            if isinstance(node, dask_io.FusedIO):
+                read = node.operand("_expr")  # several of its partitions fused into one
+                fused.add(read._name)
+                _count(counts, self._scanned, read.operand("path"), node.npartitions)
+        for node in nodes:
+            if isinstance(node, dask_parquet.ReadParquet) and node._name not in fused:
+                _count(counts, self._scanned, node.operand("path"), node.npartitions)
+        return counts
 
     def to_arrow(self, materialized: Any) -> pa.Table:
         """The persisted partitions gathered one by one to this process and joined here.
@@ -185,6 +272,12 @@ class DaskEngine(Engine):
             if time.monotonic() > deadline:
                 raise RuntimeError("Dask kept a released result's keys for 30 s")
             time.sleep(0.01)
+
+
+def _count(counts: dict[str, int], tables: dict[str, str], path: Any, partitions: int) -> None:
+    """Record ``partitions`` for the table read from ``path``, keeping a table's largest."""
+    table = tables.get(path, str(path))
+    counts[table] = max(counts.get(table, 0), partitions)
 
 
 def _is_local(host: str) -> bool:
