@@ -241,10 +241,10 @@ def select_suite(args: argparse.Namespace) -> list[EngineChoice]:
 def announce(args: argparse.Namespace) -> list[EngineEstimate]:
     """Before anything starts: a warning when the machine is not idle, and how long the run
     will take per engine."""
+    engines = [c.name for c in select_suite(args) if c.name in ENGINE_NAMES]
+    found = estimate(engines, suite_workloads(), suite_scales())  # bad input: one line, first
     if (warning := idle_warning()) is not None:
         print(warning, file=sys.stderr, flush=True)
-    engines = [c.name for c in select_suite(args) if c.name in ENGINE_NAMES]
-    found = estimate(engines, suite_workloads(), suite_scales())
     print(estimate_text(found), flush=True)
     return found
 
