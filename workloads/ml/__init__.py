@@ -385,3 +385,11 @@ KMEANS_LIB = _library(
 
 WORKLOADS: tuple[Workload, ...] = (PCA, OLS, KMEANS, REGRESSION, PCA_LIB, OLS_LIB, KMEANS_LIB)
 LIBRARY_WORKLOADS = ("ml_m1_lib", "ml_m2_lib", "ml_m3_lib")
+
+
+def no_library(engine: str, answer: str, detail: str = "") -> dict[str, str]:
+    """``UNSUPPORTED`` for the library variants of an engine that ships no ML library: the
+    versions computed in its own API (``answer``: SQL, dataframe, compute) are its answer."""
+    why = f"no PCA, regression or k-means{'; ' + detail if detail else ''}"
+    reason = f"{engine} ships no machine-learning library ({why}); the {answer} versions "
+    return dict.fromkeys(LIBRARY_WORKLOADS, reason + "(ml_m1..ml_m3) are its answer")

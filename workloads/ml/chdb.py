@@ -9,7 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from workloads.ml import LIBRARY_WORKLOADS
+from workloads.ml import no_library
 from workloads.ml.sql import sql_queries
 
 
@@ -23,9 +23,9 @@ def wrap(engine: Any, table: pa.Table) -> pa.Table:
 
 QUERIES = sql_queries(fetch, wrap)
 
-UNSUPPORTED = dict.fromkeys(
-    LIBRARY_WORKLOADS,
-    "chDB (ClickHouse) ships no machine-learning library (no PCA, regression or k-means "
-    "estimators; stochasticLinearRegression is a gradient-descent fit with its own learning "
-    "rate, not the least-squares answer); the SQL versions (ml_m1..ml_m3) are its answer",
+UNSUPPORTED = no_library(
+    "chDB (ClickHouse)",
+    "SQL",
+    "stochasticLinearRegression is a gradient-descent fit with its own learning rate, "
+    "not the least-squares answer",
 )

@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from bakeoff.lazy import lazy_import
-from workloads.ml import KMEANS, LIBRARY_WORKLOADS, OLS, PCA, REGRESSION
+from workloads.ml import KMEANS, OLS, PCA, REGRESSION, no_library
 from workloads.ml.common import (
     FEATURES,
     MOMENTS,
@@ -142,8 +142,4 @@ def regression(engine: Any, dataset: Any) -> Any:
 
 QUERIES = {PCA.name: pca, OLS.name: ols, KMEANS.name: kmeans, REGRESSION.name: regression}
 
-UNSUPPORTED = dict.fromkeys(
-    LIBRARY_WORKLOADS,
-    "Daft ships no machine-learning library (no PCA, regression or k-means); the "
-    "dataframe versions (ml_m1..ml_m3) are its answer",
-)
+UNSUPPORTED = no_library("Daft", "dataframe")

@@ -15,7 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from workloads.ml import LIBRARY_WORKLOADS, REGRESSION, REGRESSION_SQL
+from workloads.ml import REGRESSION, REGRESSION_SQL, no_library
 from workloads.ml.sql import sql_queries
 
 R2_CANONICAL = "regr_r2(v2, v1) AS r2"
@@ -42,8 +42,4 @@ def regression(engine: Any, dataset: Any) -> Any:
 
 QUERIES = {**sql_queries(fetch, wrap), REGRESSION.name: regression}
 
-UNSUPPORTED = dict.fromkeys(
-    LIBRARY_WORKLOADS,
-    "DataFusion ships no machine-learning library (no PCA, regression or k-means functions); "
-    "the SQL versions (ml_m1..ml_m3) are its answer",
-)
+UNSUPPORTED = no_library("DataFusion", "SQL")

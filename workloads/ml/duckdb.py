@@ -6,7 +6,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from workloads.ml import LIBRARY_WORKLOADS
+from workloads.ml import no_library
 from workloads.ml.sql import sql_queries
 
 
@@ -20,8 +20,4 @@ def wrap(engine: Any, table: pa.Table) -> Any:
 
 QUERIES = sql_queries(fetch, wrap)
 
-UNSUPPORTED = dict.fromkeys(
-    LIBRARY_WORKLOADS,
-    "DuckDB ships no machine-learning library (no PCA, regression or k-means functions); "
-    "the SQL versions (ml_m1..ml_m3) are its answer",
-)
+UNSUPPORTED = no_library("DuckDB", "SQL")

@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 
 from bakeoff.lazy import lazy_import
-from workloads.ml import KMEANS, LIBRARY_WORKLOADS, OLS, PCA, REGRESSION
+from workloads.ml import KMEANS, OLS, PCA, REGRESSION, no_library
 from workloads.ml.common import (
     FEATURES,
     MOMENTS,
@@ -121,8 +121,4 @@ def regression(engine: Any, dataset: Any) -> Any:
 
 QUERIES = {PCA.name: pca, OLS.name: ols, KMEANS.name: kmeans, REGRESSION.name: regression}
 
-UNSUPPORTED = dict.fromkeys(
-    LIBRARY_WORKLOADS,
-    "Polars ships no machine-learning library (no PCA, regression or k-means); the "
-    "dataframe versions (ml_m1..ml_m3) are its answer",
-)
+UNSUPPORTED = no_library("Polars", "dataframe")

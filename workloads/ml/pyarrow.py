@@ -13,7 +13,7 @@ import numpy as np
 
 from bakeoff.lazy import lazy_import
 from workloads.groupby.pyarrow import aggregate, as_float, chain, pair_moments, project
-from workloads.ml import KMEANS, LIBRARY_WORKLOADS, OLS, PCA, REGRESSION
+from workloads.ml import KMEANS, OLS, PCA, REGRESSION, no_library
 from workloads.ml.common import (
     FEATURES,
     MOMENTS,
@@ -135,8 +135,4 @@ def regression(engine: Any, dataset: Any) -> Any:
 
 QUERIES = {PCA.name: pca, OLS.name: ols, KMEANS.name: kmeans, REGRESSION.name: regression}
 
-UNSUPPORTED = dict.fromkeys(
-    LIBRARY_WORKLOADS,
-    "pyarrow ships no machine-learning library (no PCA, regression or k-means); the "
-    "compute versions (ml_m1..ml_m3) are its answer",
-)
+UNSUPPORTED = no_library("pyarrow", "compute")
