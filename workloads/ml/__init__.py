@@ -39,7 +39,7 @@ from workloads.ml.common import (
     ols_table,
     pca_from_covariance,
 )
-from workloads.spec import Workload
+from workloads.spec import TABLE_ALIAS, Workload
 
 # The covariance's entries agree to ~1e-13 relative across summation orders (Welford, sums of
 # products, two passes; the features have mean 0, so nothing cancels). The eigenvalues span
@@ -256,8 +256,9 @@ def _literal(value: float) -> str:
     return f"({float(value):.16e})"
 
 
-def lloyd_sql(centres: np.ndarray) -> str:
-    """One Lloyd iteration: squared distances to each centre, the first nearest, the means."""
+def lloyd_sql(centres: np.ndarray, table: str = TABLE_ALIAS) -> str:
+    """One Lloyd iteration over ``table``: squared distances to each centre, the first nearest,
+    the means."""
     distances = ", ".join(
         " + ".join(
             f"({name} - {_literal(c)}) * ({name} - {_literal(c)})"
@@ -273,7 +274,7 @@ def lloyd_sql(centres: np.ndarray) -> str:
         f"SELECT cluster, count(*) AS count, {means} FROM ("
         f"SELECT *, CASE {first} END AS cluster FROM ("
         f"SELECT *, least({', '.join(names)}) AS m FROM ("
-        f"SELECT {', '.join(FEATURES)}, {distances} FROM x"
+        f"SELECT {', '.join(FEATURES)}, {distances} FROM {table}"
         ") AS distances) AS nearest) AS assigned GROUP BY cluster"
     )
 

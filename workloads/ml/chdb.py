@@ -5,12 +5,15 @@ complete execution; the numpy-finished answer is then the result. chDB ships no 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pyarrow as pa
 
+from bakeoff.engines.chdb import Statement
 from workloads.ml import no_library
-from workloads.ml.sql import sql_queries
+from workloads.ml.sql import POINTS, POINTS_SQL, sql_queries
 
 
 def fetch(statement: Any) -> pa.Table:
@@ -21,7 +24,18 @@ def wrap(engine: Any, table: pa.Table) -> pa.Table:
     return table
 
 
-QUERIES = sql_queries(fetch, wrap)
+@contextmanager
+def hold(engine: Any, dataset: Any) -> Iterator[Callable[[str], Statement]]:
+    """The features in a ``Memory`` table of the session."""
+    points = engine.sql(dataset, POINTS_SQL)
+    engine.session.query(f"CREATE OR REPLACE TABLE {POINTS} ENGINE = Memory AS {points.sql}")
+    try:
+        yield lambda statement: Statement(engine, statement)
+    finally:
+        engine.session.query(f"DROP TABLE IF EXISTS {POINTS}")
+
+
+QUERIES = sql_queries(fetch, wrap, hold)
 
 UNSUPPORTED = no_library(
     "chDB (ClickHouse)",

@@ -82,12 +82,12 @@ def _first_nearest(count: int) -> Any:
     return nearest.otherwise(None).alias("cluster")
 
 
-def _step(engine: Any, dataset: Any, centres: np.ndarray) -> pa.Table:
-    """One Lloyd iteration: the first nearest centre of each row, then the clusters' means."""
+def _step(points: Any, centres: np.ndarray) -> pa.Table:
+    """One Lloyd iteration over the points in memory: the first nearest centre of each row,
+    then the clusters' means."""
     distances = [squared_distance(daft.col, c).alias(f"d{k}") for k, c in enumerate(centres)]
     return (
-        engine.scan(dataset)
-        .select(*FEATURES, *distances)
+        points.select(*FEATURES, *distances)
         .select(*FEATURES, _first_nearest(len(centres)))
         .groupby("cluster")
         .agg(
@@ -99,7 +99,10 @@ def _step(engine: Any, dataset: Any, centres: np.ndarray) -> pa.Table:
 
 
 def kmeans(engine: Any, dataset: Any) -> Any:
-    return wrap(lloyd(lambda centres: _step(engine, dataset, centres), initial_centres(dataset)))
+    """The features read from Parquet once (``collect`` keeps them in the DataFrame), then ten
+    passes over them."""
+    points = engine.scan(dataset).select(*FEATURES).collect()
+    return wrap(lloyd(lambda centres: _step(points, centres), initial_centres(dataset)))
 
 
 def regression(engine: Any, dataset: Any) -> Any:

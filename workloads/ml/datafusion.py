@@ -11,12 +11,14 @@ statement says the standard's case explicitly, over the same complete (v1, v2) p
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pyarrow as pa
 
 from workloads.ml import REGRESSION, REGRESSION_SQL, no_library
-from workloads.ml.sql import sql_queries
+from workloads.ml.sql import POINTS, POINTS_SQL, sql_queries
 
 R2_CANONICAL = "regr_r2(v2, v1) AS r2"
 R2_STANDARD = (
@@ -40,6 +42,16 @@ def regression(engine: Any, dataset: Any) -> Any:
     return engine.sql(dataset, REGRESSION_STATEMENT)
 
 
-QUERIES = {**sql_queries(fetch, wrap), REGRESSION.name: regression}
+@contextmanager
+def hold(engine: Any, dataset: Any) -> Iterator[Callable[[str], Any]]:
+    """The features cached as a memory table (``DataFrame.cache``), registered by name."""
+    engine.context.register_table(POINTS, engine.sql(dataset, POINTS_SQL).cache())
+    try:
+        yield engine.context.sql
+    finally:
+        engine.context.deregister_table(POINTS)
+
+
+QUERIES = {**sql_queries(fetch, wrap, hold), REGRESSION.name: regression}
 
 UNSUPPORTED = no_library("DataFusion", "SQL")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pyarrow as pa
 
 from workloads.ml import no_library
-from workloads.ml.sql import sql_queries
+from workloads.ml.sql import POINTS, POINTS_SQL, sql_queries
 
 
 def fetch(relation: Any) -> pa.Table:
@@ -18,6 +20,16 @@ def wrap(engine: Any, table: pa.Table) -> Any:
     return engine.connection.from_arrow(table)
 
 
-QUERIES = sql_queries(fetch, wrap)
+@contextmanager
+def hold(engine: Any, dataset: Any) -> Iterator[Callable[[str], Any]]:
+    """The features in a temporary table of the connection (memory, spilled past its limit)."""
+    engine.sql(dataset, f"CREATE OR REPLACE TEMP TABLE {POINTS} AS {POINTS_SQL}")
+    try:
+        yield engine.connection.sql
+    finally:
+        engine.connection.execute(f"DROP TABLE IF EXISTS {POINTS}")
+
+
+QUERIES = sql_queries(fetch, wrap, hold)
 
 UNSUPPORTED = no_library("DuckDB", "SQL")

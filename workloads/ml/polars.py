@@ -66,11 +66,12 @@ def _first_nearest(count: int) -> Any:
     return nearest.alias("cluster")
 
 
-def _step(engine: Any, dataset: Any, centres: np.ndarray) -> pa.Table:
-    """One Lloyd iteration: the first nearest centre of each row, then the clusters' means."""
+def _step(engine: Any, points: pl.DataFrame, centres: np.ndarray) -> pa.Table:
+    """One Lloyd iteration over the points in memory: the first nearest centre of each row,
+    then the clusters' means."""
     distances = [squared_distance(pl.col, c).alias(f"d{k}") for k, c in enumerate(centres)]
     return (
-        engine.scan(dataset)
+        points.lazy()
         .with_columns(distances)
         .group_by(_first_nearest(len(centres)))
         .agg(pl.len().alias("count"), pl.col(FEATURES).mean())
@@ -80,7 +81,9 @@ def _step(engine: Any, dataset: Any, centres: np.ndarray) -> pa.Table:
 
 
 def kmeans(engine: Any, dataset: Any) -> Any:
-    return wrap(lloyd(lambda centres: _step(engine, dataset, centres), initial_centres(dataset)))
+    """The features read from Parquet once, into a DataFrame, then ten lazy passes over it."""
+    points = engine.scan(dataset).select(FEATURES).collect(engine=engine.collect_engine)
+    return wrap(lloyd(lambda centres: _step(engine, points, centres), initial_centres(dataset)))
 
 
 def regression(engine: Any, dataset: Any) -> Any:

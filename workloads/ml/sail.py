@@ -10,7 +10,7 @@ ML library of its own.
 """
 
 from workloads.ml import KMEANS_LIB, OLS_LIB, PCA_LIB, REGRESSION
-from workloads.ml.spark import fetch, wrap
+from workloads.ml.spark import fetch, hold, wrap
 from workloads.ml.sql import sql_queries
 
 NO_ML_LIBRARY = (
@@ -24,5 +24,5 @@ UNSUPPORTED = {
     **{workload.name: NO_ML_LIBRARY for workload in (PCA_LIB, OLS_LIB, KMEANS_LIB)},
 }
 QUERIES = {
-    name: query for name, query in sql_queries(fetch, wrap).items() if name not in UNSUPPORTED
+    name: query for name, query in sql_queries(fetch, wrap, hold).items() if name not in UNSUPPORTED
 }

@@ -1,16 +1,20 @@
-"""The ml questions in SQL, for the engines that answer in SQL (DuckDB, Spark).
+"""The ml questions in SQL, for the engines that answer in SQL (DuckDB, Spark, DataFusion, chDB,
+Sail).
 
 Both run the same statements (workloads/ml/__init__.py): the covariances with ``covar_samp``,
 the moments with ``sum``, each Lloyd iteration as one statement with the centres as DOUBLE
 literals, and the regression with ``regr_slope``/``regr_intercept``/``regr_r2``. An engine
-gives two functions: ``fetch`` (a statement's few rows as Arrow, an engine action inside the
-timed region) and ``wrap`` (the numpy-finished answer as the engine's own table, which its
-adapter then materializes).
+gives three functions: ``fetch`` (a statement's few rows as Arrow, an engine action inside the
+timed region), ``wrap`` (the numpy-finished answer as the engine's own table, which its
+adapter then materializes) and ``hold`` (for k-means: the features read from Parquet once into
+the engine's own memory as the table ``POINTS``, as an iterative algorithm is written on every
+engine, and a function that runs a statement over it, dropped when the iterations end).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pyarrow as pa
@@ -18,6 +22,7 @@ import pyarrow as pa
 from workloads import canonical_sql_queries
 from workloads.ml import KMEANS, OLS, PCA, REGRESSION, covariance_sql, lloyd_sql, moments_sql
 from workloads.ml.common import (
+    FEATURES,
     PAIRS,
     covariance_matrix,
     initial_centres,
@@ -28,6 +33,10 @@ from workloads.ml.common import (
 
 Fetch = Callable[[Any], pa.Table]
 Wrap = Callable[[Any, pa.Table], Any]
+Hold = Callable[[Any, Any], AbstractContextManager[Callable[[str], Any]]]
+
+POINTS = "bakeoff_points"
+POINTS_SQL = f"SELECT {', '.join(FEATURES)} FROM x"
 
 
 def pca(fetch: Fetch, wrap: Wrap, engine: Any, dataset: Any) -> Any:
@@ -40,22 +49,26 @@ def ols(fetch: Fetch, wrap: Wrap, engine: Any, dataset: Any) -> Any:
     return wrap(engine, ols_from_moments(fetch(engine.sql(dataset, moments_sql())).to_pylist()[0]))
 
 
-def kmeans(fetch: Fetch, wrap: Wrap, engine: Any, dataset: Any) -> Any:
-    def step(centres: Any) -> pa.Table:
-        return fetch(engine.sql(dataset, lloyd_sql(centres)))
+def kmeans(fetch: Fetch, wrap: Wrap, hold: Hold, engine: Any, dataset: Any) -> Any:
+    with hold(engine, dataset) as run:
+        centres = lloyd(
+            lambda centres: fetch(run(lloyd_sql(centres, POINTS))), initial_centres(dataset)
+        )
+    return wrap(engine, centres)
 
-    return wrap(engine, lloyd(step, initial_centres(dataset)))
 
-
-def sql_queries(fetch: Fetch, wrap: Wrap) -> dict[str, Callable[[Any, Any], Any]]:
+def sql_queries(fetch: Fetch, wrap: Wrap, hold: Hold) -> dict[str, Callable[[Any, Any], Any]]:
     """QUERIES for a SQL engine: m4 is its canonical statement, m1-m3 finish in numpy."""
 
     def bind(function: Callable[..., Any]) -> Callable[[Any, Any], Any]:
         return lambda engine, dataset: function(fetch, wrap, engine, dataset)
 
+    def kmeans_query(engine: Any, dataset: Any) -> Any:
+        return kmeans(fetch, wrap, hold, engine, dataset)
+
     return {
         PCA.name: bind(pca),
         OLS.name: bind(ols),
-        KMEANS.name: bind(kmeans),
+        KMEANS.name: kmeans_query,
         **canonical_sql_queries((REGRESSION,)),
     }
