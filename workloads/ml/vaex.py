@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from bakeoff.engines.vaex import in_memory
 from bakeoff.lazy import lazy_import
 from workloads.ml import KMEANS, KMEANS_LIB, OLS, OLS_LIB, PCA, PCA_LIB, REGRESSION
 from workloads.ml.common import (
@@ -47,7 +48,8 @@ def pca(engine: Any, dataset: Any) -> Any:
 
 
 def ols(engine: Any, dataset: Any) -> Any:
-    """The moments X'X and X'y from one ``cov`` pass over the features and y: Vaex computes
+    """The moments X'X and X'y from one pass of ``cov`` and ``mean`` over the features and y
+    (both delayed, then executed together): Vaex computes
     the raw means and second moments (E[ab]) in its C kernel, and n (E[ab]) is the sum.
 
     Not one ``sum`` per moment: 169 expressions cost Vaex about a minute even on 10^4 rows.
@@ -55,8 +57,9 @@ def ols(engine: Any, dataset: Any) -> Any:
     frame = engine.scan(dataset)
     columns = [*FEATURES, TARGET]
     rows = len(frame)
-    cov = np.asarray(frame.cov(columns))
-    means = np.asarray(frame.mean(columns))
+    delayed_cov, delayed_means = frame.cov(columns, delay=True), frame.mean(columns, delay=True)
+    frame.execute()  # both in one pass over the data
+    cov, means = np.asarray(delayed_cov.get()), np.asarray(delayed_means.get())
     raw = rows * (cov + np.outer(means, means))
     index = {name: i for i, name in enumerate(columns)}
     sums = {"n": float(rows)}
@@ -75,11 +78,12 @@ def _distance(centre: np.ndarray) -> str:
     return " + ".join(terms)
 
 
-def _step(engine: Any, dataset: Any, centres: np.ndarray) -> pa.Table:
-    """One Lloyd iteration: distances, their minimum and the first centre at it as virtual
-    columns, the cluster materialized, then counts and means binned by cluster in one pass.
-    (A running minimum nests each step twice, and Vaex expands virtual columns: exponential.)"""
-    frame = engine.scan(dataset)
+def _step(points: Any, centres: np.ndarray) -> pa.Table:
+    """One Lloyd iteration over the points in memory: distances, their minimum and the first
+    centre at it as virtual columns, the cluster materialized, then counts and means binned by
+    cluster in one pass. (A running minimum nests each step twice, and Vaex expands virtual
+    columns: exponential.)"""
+    frame = points.copy()
     names = [f"d{k}" for k in range(len(centres))]
     for name, centre in zip(names, centres, strict=True):
         frame.add_virtual_column(name, _distance(centre))
@@ -106,7 +110,9 @@ def _step(engine: Any, dataset: Any, centres: np.ndarray) -> pa.Table:
 
 
 def kmeans(engine: Any, dataset: Any) -> Any:
-    return wrap(lloyd(lambda centres: _step(engine, dataset, centres), initial_centres(dataset)))
+    """The features read from Parquet once, into an in-memory DataFrame, then ten passes."""
+    points = in_memory(engine.scan(dataset), list(FEATURES))
+    return wrap(lloyd(lambda centres: _step(points, centres), initial_centres(dataset)))
 
 
 def regression(engine: Any, dataset: Any) -> Any:
