@@ -155,7 +155,9 @@ def pca_lib(engine: Any, dataset: Any) -> Any:
 
 
 def kmeans_lib(engine: Any, dataset: Any) -> Any:
-    frame = engine.scan(dataset)
+    """vaex.ml's KMeans on the features read from Parquet once (it passes over its frame once
+    per iteration, as the dataframe version does)."""
+    frame = in_memory(engine.scan(dataset), list(FEATURES))
     model = vaex_cluster.KMeans(
         features=list(FEATURES),
         n_clusters=CLUSTERS,
