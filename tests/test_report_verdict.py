@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bakeoff.engines import ENGINE_NAMES
 from bakeoff.frontier import FrontierCell
 from bakeoff.report import frontpage, sections, summary, verdict, write_report
 from bakeoff.report.table import ASV, Row
@@ -209,3 +210,11 @@ def test_readme_results_section_equals_the_committed_summary():
     section = frontpage.readme_section((REPO / "README.md").read_text())
     assert section is not None, "README.md has no results section: run bakeoff report --readme"
     assert section == (REPO / "results" / "summary.md").read_text()
+
+
+def test_the_regenerating_command_is_plain_make_bench_for_the_default_suite():
+    assert frontpage.bench_command(list(ENGINE_NAMES), "1e7") == "make bench"
+    assert (
+        frontpage.bench_command(["duckdb", "polars"], "1e6")
+        == 'make bench BENCH_ARGS="--engines duckdb,polars --rows 1e6"'
+    )

@@ -12,12 +12,15 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+from bakeoff.engines import ENGINE_NAMES
 from bakeoff.report import sections, summary, verdict
 from bakeoff.report.page import Table, to_markdown
 from bakeoff.report.summary import Key
 from bakeoff.report.table import Row
 from bakeoff.report.verdict import size
-from datagen.dataset import format_rows
+from bakeoff.suite import DEFAULT_SCALES
+from datagen.dataset import format_rows, parse_rows
+from workloads import get_workload
 
 SUMMARY_NAME = "summary.md"
 START = "<!-- bakeoff results: written by `bakeoff report --readme` from results/summary.md -->"
@@ -92,6 +95,24 @@ def family_tables(cells: dict[Key, Row]) -> list:
     return blocks
 
 
+def suite_scales_of(cells: dict[Key, Row]) -> list[int]:
+    """The scales the suite was asked for (``--rows``): a question run at a share of the scale
+    (ml at 1/100) counts as the scale it was run for."""
+    return sorted(
+        {round(row.rows / get_workload(row.workload).suite_share) for row in cells.values()}
+    )
+
+
+def bench_command(engines: list[str], scales: str) -> str:
+    """The ``make bench`` that measures these engines at these scales: plain for the default."""
+    arguments = []
+    if sorted(engines) != sorted(ENGINE_NAMES):
+        arguments.append(f"--engines {','.join(engines)}")
+    if scales != format_rows(parse_rows(DEFAULT_SCALES)):
+        arguments.append(f"--rows {scales}")
+    return f'make bench BENCH_ARGS="{" ".join(arguments)}"' if arguments else "make bench"
+
+
 def summary_markdown(
     cells: dict[Key, Row], frontier_cells: verdict.FrontierCells, machines: list[dict[str, str]]
 ) -> str:
@@ -102,13 +123,12 @@ def summary_markdown(
         label if "==" in label else f"{label} {version}"
         for label, version in sorted(measured.items())
     )
-    scales = ",".join(format_rows(rows) for rows in summary.scales_of(cells))
-    names = ",".join(sorted({label.split("==")[0] for label in measured}))
+    scales = ",".join(format_rows(rows) for rows in suite_scales_of(cells))
+    names = sorted({label.split("==")[0] for label in measured})
     commits = ", ".join(sorted({row.commit[:12] for row in cells.values()}))
     lines = [
         f"Measured on {_machine_text(cells, machines)} on {date}, harness commit {commits}, "
-        f"with {engines}. Regenerate with "
-        f'`make bench BENCH_ARGS="--engines {names} --rows {scales}"` (its last step, '
+        f"with {engines}. Regenerate with `{bench_command(names, scales)}` (its last step, "
         "`bakeoff report`, writes `results/summary.md`), then "
         "`.venv/bin/bakeoff report --readme` to copy it here.",
         "",
