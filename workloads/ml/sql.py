@@ -30,13 +30,14 @@ from workloads.ml.common import (
     ols_from_moments,
     pca_from_covariance,
 )
+from workloads.spec import TABLE_ALIAS
 
 Fetch = Callable[[Any], pa.Table]
 Wrap = Callable[[Any, pa.Table], Any]
 Hold = Callable[[Any, Any], AbstractContextManager[Callable[[str], Any]]]
 
 POINTS = "bakeoff_points"
-POINTS_SQL = f"SELECT {', '.join(FEATURES)} FROM x"
+POINTS_SQL = f"SELECT {', '.join(FEATURES)} FROM {TABLE_ALIAS}"
 
 
 def pca(fetch: Fetch, wrap: Wrap, engine: Any, dataset: Any) -> Any:
