@@ -24,8 +24,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from bakeoff import paths
+from bakeoff.commands import add_memory_cap_argument
 from bakeoff.engines import ENGINE_NAMES, engine_class
-from bakeoff.errors import InputError
 from bakeoff.estimate import (
     EngineEstimate,
     estimate,
@@ -50,6 +50,7 @@ from bakeoff.suite import (
 )
 from datagen.cli import usable_dataset
 from datagen.dataset import DatasetSpec
+from shared.errors import InputError
 from workloads import Workload
 
 VERSION_VARIABLE = "BAKEOFF_ENGINE_VERSION"
@@ -300,7 +301,6 @@ def cmd_continuous(args: argparse.Namespace) -> int:
 
 
 def add_suite_arguments(parser: argparse.ArgumentParser) -> None:
-    from bakeoff.commands import add_memory_cap_argument
     from bakeoff.report import DEFAULT_AB_FACTOR
 
     parser.add_argument(

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import psutil
 
-from bakeoff.errors import InputError
+from shared.errors import InputError
 
 if TYPE_CHECKING:
     from bakeoff.engines.base import Engine

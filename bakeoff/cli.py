@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from types import FrameType
 
-from bakeoff.errors import InputError
+from shared.errors import InputError
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -20,7 +20,8 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bakeoff import commands
+    """Every subcommand, each added by the module that runs it."""
+    from bakeoff import bench, commands, frontier, peers, report
     from datagen import cli as datagen_cli
 
     parser = OneLineParser(
@@ -31,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     datagen_cli.configure_parser(
         sub.add_parser("datagen", help="write a synthetic, seeded, partitioned Parquet dataset")
     )
-    commands.configure(sub)
+    for module in (commands, bench, frontier, report, peers):
+        module.configure(sub)
     return parser
 
 

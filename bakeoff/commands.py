@@ -15,9 +15,9 @@ from bakeoff.engines import (
     is_installed,
     parse_options,
 )
-from bakeoff.errors import InputError
 from bakeoff.runner import Limits, RunRecord, append_to_log, default_memory_limit
-from bakeoff.units import format_bytes
+from shared.errors import InputError
+from shared.units import format_bytes
 from workloads import Unsupported, Workload, all_workloads, implementation, select_workloads
 
 
@@ -66,7 +66,7 @@ def add_memory_cap_argument(parser: argparse.ArgumentParser) -> None:
 def memory_cap_option(text: str) -> str:
     """Check a --memory-cap and set it for this process and everything it starts."""
     from bakeoff.engines.base import MEMORY_CAP_VARIABLE
-    from bakeoff.units import parse_bytes
+    from shared.units import parse_bytes
 
     try:
         parse_bytes(text)
@@ -276,16 +276,6 @@ def configure(sub: argparse._SubParsersAction) -> None:
     matrix = sub.add_parser("workloads", help="print the engine x workload matrix")
     matrix.add_argument("--json", action="store_true")
     matrix.set_defaults(handler=cmd_workloads)
-
-    from bakeoff import bench, frontier, report
-
-    bench.configure(sub)
-    frontier.configure(sub)
-    report.configure(sub)
-
-    from bakeoff import peers
-
-    peers.configure(sub)
 
 
 __all__ = ["configure"]

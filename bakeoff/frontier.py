@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 
 from bakeoff import paths
 from bakeoff.engines import ENGINE_NAMES, engine_pythons
-from bakeoff.errors import InputError
 from bakeoff.runner import RunRecord
-from bakeoff.units import format_bytes, parse_bytes
 from datagen.dataset import format_rows, parse_rows
+from shared.errors import InputError
+from shared.units import format_bytes, parse_bytes
 from workloads import Workload, select_workloads
 
 CAP_KEY = "memory_cap_bytes"  # where every capped record keeps its cap (bakeoff.runner)

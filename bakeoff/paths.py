@@ -3,9 +3,9 @@
 Defaults are relative to the working directory (the repository, for the README's commands);
 ``BAKEOFF_DATA_DIR``, ``BAKEOFF_RESULTS_DIR`` and ``BAKEOFF_SCRATCH_DIR`` move them, which is
 how the asv benchmarks point every engine environment at the same datasets.
-``BAKEOFF_DATA_DIR`` may also be object storage (``s3://bucket/prefix``, see
-:mod:`datagen.storage`); what bakeoff keeps on this machine then goes to
-``BAKEOFF_LOCAL_DATA_DIR`` (default ``data/``).
+Where the datasets are (``BAKEOFF_DATA_DIR``, which may be object storage) is the data's own
+business: :func:`datagen.storage.data_root` and :func:`datagen.storage.data_dir`, named here
+too so that the runtime finds every location in one place.
 """
 
 from __future__ import annotations
@@ -13,24 +13,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from datagen.storage import data_dir, data_root
+
+__all__ = ["data_dir", "data_root", "results_dir", "run_log", "scratch_dir"]
+
 
 def _env_path(variable: str, default: str) -> Path:
     return Path(os.environ.get(variable) or default).resolve()
-
-
-def data_root() -> Path | str:
-    """Where datasets are: a local directory, or an ``s3://bucket/prefix`` (normalized)."""
-    from datagen.storage import is_remote, parse_root
-
-    text = os.environ.get("BAKEOFF_DATA_DIR") or "data"
-    return parse_root(text) if is_remote(text) else Path(text).resolve()
-
-
-def data_dir() -> Path:
-    """The local data directory: the datasets' own, or, when they are in object storage, the
-    one that holds what is kept beside them here (references, stamps, spill space)."""
-    root = data_root()
-    return root if isinstance(root, Path) else _env_path("BAKEOFF_LOCAL_DATA_DIR", "data")
 
 
 def results_dir() -> Path:

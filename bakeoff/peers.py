@@ -25,8 +25,8 @@ from typing import Any
 
 from bakeoff import paths
 from bakeoff.engines import engine_pythons
-from bakeoff.errors import InputError
 from datagen.dataset import DatasetSpec, parse_rows
+from shared.errors import InputError
 from workloads import Unsupported, Workload, implementation, select_workloads
 
 PEER_ENGINES = ("duckdb", "polars", "dask", "spark", "vaex")

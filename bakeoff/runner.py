@@ -38,9 +38,9 @@ from bakeoff.output import Output, OutputProblem
 from bakeoff.probe import TreeMemoryProbe
 from bakeoff.redact import redact
 from bakeoff.reference import Reference
-from bakeoff.units import format_bytes
 from bakeoff.validation import FULL_COMPARE_MAX_ROWS, compare, digest_table, normalize
 from datagen.dataset import Dataset
+from shared.units import format_bytes
 from workloads import Unsupported, implementation
 from workloads.spec import Workload
 
@@ -397,7 +397,7 @@ def run_workload(
     )
     problem = compare(result, expected, workload, normalized=True)
     if not problem and workload.check is not None:
-        problem = workload.check(result, dataset)
+        problem = workload.check(result, dataset, reference.table())
     written = {"output": measured["output"]} if output is not None else {}
     if problem:  # a wrong answer keeps its digest for diagnosis, but never a timing
         return finish(

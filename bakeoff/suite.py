@@ -18,7 +18,6 @@ import os
 
 from bakeoff import paths
 from bakeoff.engines import ENGINE_NAMES, create_engine, is_installed
-from bakeoff.errors import InputError
 from bakeoff.output import Output
 from bakeoff.reference import reference_answer
 from bakeoff.runner import (
@@ -33,6 +32,7 @@ from bakeoff.runner import (
 )
 from datagen.cli import locate, usable_dataset
 from datagen.dataset import Dataset, DatasetSpec, parse_rows
+from shared.errors import InputError
 from workloads import Unsupported, Workload, get_workload, implementation, select_workloads
 
 ENGINE_VARIABLE = "BAKEOFF_ENGINE"

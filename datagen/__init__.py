@@ -15,12 +15,11 @@ from typing import Any
 
 import pyarrow as pa
 
-from bakeoff.errors import InputError
-from bakeoff.paths import data_dir as local_data_dir
 from datagen import blobs, events, groupby, join, ml, storage, window
 from datagen.dataset import FILE_FORMATS, Dataset, DatasetSpec, parse_rows
 from datagen.table import OPTIONAL, FilePlan, TableGenerator, refuse_options
 from datagen.writer import Materialized, materialize, materialize_remote, show_progress
+from shared.errors import InputError
 
 __all__ = [
     "TABLES",
@@ -91,7 +90,7 @@ def validate(spec: DatasetSpec, data_dir: Path | str | None = None) -> TableGene
     refuse_options(spec, spec.table, [o for o in OPTIONAL if o not in generator.takes])
     generator.validate(spec)
     if data_dir is not None:
-        _require_writable(local_data_dir() if storage.is_remote(data_dir) else Path(data_dir))
+        _require_writable(storage.data_dir() if storage.is_remote(data_dir) else Path(data_dir))
     return generator
 
 
@@ -119,7 +118,7 @@ def generate(
             generator,
             spec,
             root,
-            local_data_dir(),
+            storage.data_dir(),
             jobs=workers,
             force=force,
             progress=show_progress(progress),

@@ -14,9 +14,6 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from bakeoff.paths import data_dir as local_data_dir
-from bakeoff.paths import data_root as default_data_root
-from bakeoff.units import format_bytes
 from datagen import TABLES, ensure_dataset, generate, storage, validate
 from datagen.dataset import (
     FILE_FORMATS,
@@ -27,6 +24,7 @@ from datagen.dataset import (
     format_rows,
     parse_rows,
 )
+from shared.units import format_bytes
 
 DEFAULTS = DatasetSpec()
 
@@ -137,7 +135,7 @@ def locate(spec: DatasetSpec, root: Path | str) -> tuple[Path, str | None]:
     """Where ``spec``'s dataset is under ``root``: its directory and, in object storage, its
     ``s3://`` prefix (the directory is then where this machine keeps what belongs beside it)."""
     if isinstance(root, str):
-        return storage.dataset_location(root, spec.name, local_data_dir())
+        return storage.dataset_location(root, spec.name, storage.data_dir())
     return root / spec.name, None
 
 
@@ -167,7 +165,7 @@ def datagen_command(spec: DatasetSpec, data_dir: Path | str | None = None) -> st
         "--rows-per-file": (
             None if spec.rows_per_file == DEFAULTS.rows_per_file else str(spec.rows_per_file)
         ),
-        "--data-dir": None if data_dir is None or data_dir == default_data_root() else data_dir,
+        "--data-dir": None if data_dir is None or data_dir == storage.data_root() else data_dir,
     }
     words = ["bakeoff datagen"] + [f"{name} {value}" for name, value in options.items() if value]
     return " ".join(words + (["--sorted"] if spec.sorted else []))

@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bakeoff.errors import InputError
 from datagen import storage
+from shared.errors import InputError
 
 MANIFEST_NAME = "_manifest.json"
 # Each file's size and mtime when its SHA-256 last matched the manifest: a later check hashes

@@ -44,7 +44,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bakeoff.errors import InputError
 from datagen.columns import (
     SIX_DECIMAL_STEPS,
     arrow_array,
@@ -66,6 +65,7 @@ from datagen.table import (
     row_group_rows,
     split_rows,
 )
+from shared.errors import InputError
 
 NAME = "groupby"
 # The directory name of a null partition value, which Spark, pyarrow and polars read as null.

@@ -48,7 +48,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from bakeoff.errors import InputError
 from datagen.columns import arrow_array, id_strings, six_decimals
 from datagen.dataset import DatasetSpec
 from datagen.permutation import Permutation
@@ -63,6 +62,7 @@ from datagen.table import (
     refuse_options,
     rng,
 )
+from shared.errors import InputError
 
 NAME = "join"
 MIN_KEYS = 10  # the floor of every key level: small and medium have at least 10 rows

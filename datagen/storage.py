@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
-from bakeoff.errors import InputError
+from shared.errors import InputError
 
 SCHEMES = ("s3://",)
 REMOTE_HOME = "_remote"  # under the local data directory: what is kept beside remote datasets
@@ -36,12 +37,26 @@ def resolve_root(data_dir: str | Path | None) -> Path | str:
     """A data root as given (``--data-dir``): an ``s3://`` prefix, normalized, or a local
     directory, resolved; ``BAKEOFF_DATA_DIR``'s when none is given."""
     if data_dir is None:
-        from bakeoff.paths import data_root
-
         return data_root()
     if isinstance(data_dir, str) and "://" in data_dir:
         return parse_root(data_dir)
     return Path(data_dir).resolve()
+
+
+def data_root() -> Path | str:
+    """Where datasets are (``BAKEOFF_DATA_DIR``, default ``data/``): a local directory,
+    resolved, or an ``s3://bucket/prefix``, normalized."""
+    text = os.environ.get("BAKEOFF_DATA_DIR") or "data"
+    return parse_root(text) if is_remote(text) else Path(text).resolve()
+
+
+def data_dir() -> Path:
+    """The local data directory: the datasets' own, or, when they are in object storage, the
+    one that holds what is kept beside them here (``BAKEOFF_LOCAL_DATA_DIR``, default
+    ``data/``: references, stamps, spill space)."""
+    root = data_root()
+    local = os.environ.get("BAKEOFF_LOCAL_DATA_DIR") or "data"
+    return root if isinstance(root, Path) else Path(local).resolve()
 
 
 def parse_root(text: str) -> str:

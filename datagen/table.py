@@ -20,8 +20,8 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import pyarrow as pa
 
-from bakeoff.errors import InputError
 from datagen.dataset import DatasetSpec
+from shared.errors import InputError
 
 # The layout rule, the same at every scale and on every machine (so the bytes stay the
 # spec's): at least MIN_ROW_GROUPS row groups per dataset, so that readers which parallelize

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bakeoff.bench import EngineChoice, derived_config, parse_engines
-from bakeoff.errors import InputError
+from shared.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
 

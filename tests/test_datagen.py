@@ -20,7 +20,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from bakeoff.cli import main
-from bakeoff.errors import InputError
 from datagen import (
     TABLES,
     Dataset,
@@ -33,6 +32,7 @@ from datagen import (
 from datagen.dataset import MANIFEST_NAME
 from datagen.groupby import HIVE_NULL, KEYS, id_labels, share, sort_codes
 from datagen.writer import show_progress, written_encodings
+from shared.errors import InputError
 
 STRING_IDS = ("id1", "id2", "id3")
 INT_IDS = ("id4", "id5", "id6")

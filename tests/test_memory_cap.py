@@ -6,9 +6,9 @@ import pytest
 
 from bakeoff.engines import create_engine
 from bakeoff.engines.base import MEMORY_CAP_VARIABLE, Resources
-from bakeoff.errors import InputError
 from bakeoff.runner import default_memory_limit
-from bakeoff.units import parse_bytes
+from shared.errors import InputError
+from shared.units import parse_bytes
 
 GIB = 1024**3
 

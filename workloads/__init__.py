@@ -15,7 +15,7 @@ from functools import partial
 from types import ModuleType
 from typing import Any
 
-from bakeoff.errors import InputError
+from shared.errors import InputError
 from workloads.spec import Workload
 
 FAMILIES: tuple[str, ...] = ("groupby", "join", "window", "ml", "etl")

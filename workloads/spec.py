@@ -39,8 +39,9 @@ class Workload:
     aggregations: tuple[tuple[str, str], ...] = ()
     reads: tuple[str, ...] = ()  # tables of a dataset of several (join: x, small, ...)
     # A check beyond the comparison with the reference (true coefficients, an inertia
-    # recomputed independently): given the result and the dataset, a problem or None. Untimed.
-    check: Callable[[pa.Table, Any], str | None] | None = None
+    # recomputed independently): given the result, the dataset and the reference answer's
+    # table, a problem or None. Untimed.
+    check: Callable[[pa.Table, Any, pa.Table], str | None] | None = None
     # The share of the suite's scale this question runs at under asv and `bakeoff bench`
     # (`bakeoff run` always takes --rows as given); see suite_rows.
     suite_share: float = 1.0

@@ -22,9 +22,9 @@ import psutil
 import pyarrow as pa
 
 from bakeoff import paths
-from bakeoff.errors import InputError
-from bakeoff.units import parse_bytes
 from datagen.dataset import Dataset
+from shared.errors import InputError
+from shared.units import parse_bytes
 from workloads.spec import TABLE_ALIAS
 
 GIB = 1024**3

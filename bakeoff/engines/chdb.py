@@ -47,8 +47,8 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from bakeoff.engines.base import Engine, memory_limit, sql_tables
-from bakeoff.lazy import lazy_import
 from datagen.dataset import Dataset
+from shared.lazy import lazy_import
 
 chdb = lazy_import("chdb")
 
@@ -164,6 +164,11 @@ class ChdbEngine(Engine):
 
     def scan(self, dataset: Dataset, table: str | None = None) -> Statement:
         return Statement(self, f"SELECT * FROM {self.source(dataset.table_glob(table), 'Parquet')}")
+
+    def statement(self, sql: str) -> Statement:
+        """``sql`` over what this session already names (its views and tables), run only
+        when a sink asks for it."""
+        return Statement(self, sql)
 
     def sql(self, dataset: Dataset, statement: str) -> Statement:
         """A workload statement over the dataset's tables, each a view named as the SQL names

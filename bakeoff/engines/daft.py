@@ -34,8 +34,8 @@ from typing import Any
 import pyarrow as pa
 
 from bakeoff.engines.base import Engine
-from bakeoff.lazy import lazy_import
 from datagen.dataset import Dataset
+from shared.lazy import lazy_import
 
 daft = lazy_import("daft")
 

@@ -35,8 +35,8 @@ import psutil
 import pyarrow as pa
 
 from bakeoff.engines.base import Engine
-from bakeoff.lazy import lazy_import
 from datagen.dataset import Dataset
+from shared.lazy import lazy_import
 from workloads.spec import TABLE_ALIAS
 
 dask = lazy_import("dask")

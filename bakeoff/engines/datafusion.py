@@ -45,8 +45,8 @@ from urllib.parse import urlparse
 import pyarrow as pa
 
 from bakeoff.engines.base import Engine, memory_limit, sql_tables
-from bakeoff.lazy import lazy_import
 from datagen.dataset import Dataset
+from shared.lazy import lazy_import
 
 datafusion = lazy_import("datafusion")
 object_store = lazy_import("datafusion.object_store")

@@ -25,8 +25,8 @@ from typing import Any
 import pyarrow as pa
 
 from bakeoff.engines.base import Engine, memory_limit, sql_tables
-from bakeoff.lazy import lazy_import
 from datagen.dataset import Dataset
+from shared.lazy import lazy_import
 
 duckdb = lazy_import("duckdb")
 

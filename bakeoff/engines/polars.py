@@ -18,8 +18,8 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from bakeoff.engines.base import Engine
-from bakeoff.lazy import lazy_import
 from datagen.dataset import Dataset
+from shared.lazy import lazy_import
 
 pl = lazy_import("polars")
 

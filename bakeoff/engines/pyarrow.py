@@ -27,8 +27,8 @@ from typing import Any
 import pyarrow as pa
 
 from bakeoff.engines.base import Engine
-from bakeoff.lazy import lazy_import
 from datagen.dataset import Dataset
+from shared.lazy import lazy_import
 
 acero = lazy_import("pyarrow.acero")
 pds = lazy_import("pyarrow.dataset")

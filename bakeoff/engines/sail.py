@@ -51,8 +51,8 @@ import pyarrow as pa
 
 from bakeoff.engines.base import Engine, memory_limit
 from bakeoff.engines.spark import CONNECT_SCHEME, SparkEngine, pyspark_sql
-from bakeoff.lazy import lazy_import
 from datagen.dataset import Dataset
+from shared.lazy import lazy_import
 
 pyspark = lazy_import("pyspark")
 pysail_spark = lazy_import("pysail.spark")

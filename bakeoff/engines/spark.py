@@ -41,8 +41,8 @@ import psutil
 import pyarrow as pa
 
 from bakeoff.engines.base import Engine, memory_limit, sql_tables
-from bakeoff.lazy import lazy_import
 from datagen.dataset import Dataset
+from shared.lazy import lazy_import
 
 pyspark_sql = lazy_import("pyspark.sql")
 

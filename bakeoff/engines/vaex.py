@@ -18,8 +18,8 @@ from typing import Any
 import pyarrow as pa
 
 from bakeoff.engines.base import Engine
-from bakeoff.lazy import lazy_import
 from datagen.dataset import Dataset
+from shared.lazy import lazy_import
 
 vaex = lazy_import("vaex")
 
@@ -67,13 +67,13 @@ class VaexEngine(Engine):
     def result_rows(self, materialized: Any) -> int:
         return len(materialized)
 
-
-def in_memory(frame: Any, columns: list[str]) -> Any:
-    """``columns`` of a lazy frame (a join's take, a sort's take, shifts) evaluated in one
-    parallel pass into an in-memory DataFrame: how a Vaex query that is not an eager groupby
-    computes its result. (``materialize`` of a real column only routes later reads through
-    Vaex's shared column cache, which would also serve a later sample.)"""
-    return vaex.from_arrays(**dict(zip(columns, frame.evaluate(columns), strict=True)))
+    @staticmethod
+    def in_memory(frame: Any, columns: list[str]) -> Any:
+        """``columns`` of a lazy frame (a join's take, a sort's take, shifts) evaluated in one
+        parallel pass into an in-memory DataFrame: how a Vaex query that is not an eager groupby
+        computes its result. (``materialize`` of a real column only routes later reads through
+        Vaex's shared column cache, which would also serve a later sample.)"""
+        return vaex.from_arrays(**dict(zip(columns, frame.evaluate(columns), strict=True)))
 
 
 ENGINE = VaexEngine

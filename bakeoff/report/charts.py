@@ -14,7 +14,7 @@ from typing import Any
 
 from bakeoff.report import summary
 from bakeoff.report.summary import Key
-from bakeoff.report.table import Row
+from bakeoff.report.table import FAILURE_LABELS, Row
 from bakeoff.report.verdict import seconds
 from datagen.dataset import format_rows
 
@@ -33,15 +33,6 @@ ENGINE_COLOURS = {  # Okabe-Ito first (distinguishable with colour-vision defici
 OTHER_COLOUR = "#777777"
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<")
 HATCHES = ("", "//", "..", "xx", "\\\\", "++", "oo", "--", "**", "||")
-FAILURE_LABELS = {
-    "out_of_memory": "out of memory",
-    "timeout": "timeout",
-    "error": "error",
-    "wrong_answer": "wrong answer",
-    "unsupported": "unsupported",
-    "asv failed": "asv failed",
-    "asv skipped": "skipped",
-}
 MISSING = "missing"
 FAILURE_MARKER = "x"
 MIB = 2**20

@@ -20,9 +20,9 @@ from bakeoff.report.page import Block, Code, Heading, Image, Section, Table, Tex
 from bakeoff.report.summary import Key
 from bakeoff.report.table import FAULT_INJECTION, SINGLE_RUN, Row
 from bakeoff.report.verdict import BUSY_MARK, seconds, size
-from bakeoff.units import format_bytes
 from datagen import storage
 from datagen.dataset import MANIFEST_NAME, format_rows
+from shared.units import format_bytes
 
 
 def cell_text(row: Row | None) -> str:

@@ -35,6 +35,16 @@ ASV = "asv"
 SINGLE_RUN = "bakeoff run"
 ASV_FAILED = "asv failed"
 ASV_SKIPPED = "asv skipped"
+# How each status that is not a time reads on the page and in the charts.
+FAILURE_LABELS = {
+    "out_of_memory": "out of memory",
+    "timeout": "timeout",
+    "error": "error",
+    "wrong_answer": "wrong answer",
+    "unsupported": "unsupported",
+    ASV_FAILED: "asv failed",
+    ASV_SKIPPED: "skipped",
+}
 WINDOW_SLACK_S = 1.0  # run-log times are whole seconds
 ASV_ENV_KEY = "asv_env_name"  # provenance of a record made under asv (its ASV_ENV_NAME)
 

@@ -14,9 +14,9 @@ from bakeoff.frontier import FrontierCell, stopped_at
 from bakeoff.load import BUSY_OTHER_SHARE
 from bakeoff.report import summary
 from bakeoff.report.summary import Best, Key
-from bakeoff.report.table import Row
-from bakeoff.units import format_bytes
+from bakeoff.report.table import FAILURE_LABELS, Row
 from datagen.dataset import format_rows
+from shared.units import format_bytes
 
 FrontierCells = dict[tuple[str, str, int, int], FrontierCell]
 BUSY_MARK = "‡"  # a cell measured while other processes used the cores
@@ -112,8 +112,6 @@ def reach(cells: FrontierCells) -> list[Reach]:
 
 
 def _stop_text(stop: FrontierCell) -> str:
-    from bakeoff.report.charts import FAILURE_LABELS  # charts uses this module: import late
-
     failed = stop.failure
     if failed is None:
         return "nothing it could answer"

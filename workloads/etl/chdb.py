@@ -19,14 +19,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from bakeoff.engines.chdb import Statement
 from workloads.etl import HOURLY_SQL, PARTITION_COLUMN, last_day_locations
 
 CODEC = "snappy"
 PARTITIONED = f"{PARTITION_COLUMN}={{_partition_id}}/part-0.parquet"
 
 
-def _insert(engine: Any, statement: Statement, output: str) -> None:
+def _insert(engine: Any, statement: Any, output: str) -> None:
     """``statement`` written as Parquet under ``output``, one hive partition per day."""
     engine.session.query(
         f"INSERT INTO FUNCTION file('{output}/{PARTITIONED}', Parquet) "
@@ -46,7 +45,7 @@ def append_day(engine: Any, dataset: Any, output: str) -> None:
     names = ",".join(location.rpartition("/")[2] for location in locations)
     source = engine.source(f"{directory}/{{{names}}}", "Parquet")
     engine.session.query(f"CREATE OR REPLACE VIEW x AS SELECT * FROM {source}")
-    _insert(engine, Statement(engine, HOURLY_SQL), output)
+    _insert(engine, engine.statement(HOURLY_SQL), output)
 
 
 QUERIES = {"etl_e2": hourly, "etl_e4": append_day}

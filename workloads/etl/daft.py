@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bakeoff.lazy import lazy_import
+from shared.lazy import lazy_import
 from workloads.etl import EVENT_COLUMNS, EVENTS_SCHEMA, PARTITION_COLUMN, last_day_locations
 
 daft = lazy_import("daft")

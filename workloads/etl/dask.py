@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bakeoff.lazy import lazy_import
+from shared.lazy import lazy_import
 from workloads.etl import EVENTS_SCHEMA, PARTITION_COLUMN
 
 dd = lazy_import("dask.dataframe")

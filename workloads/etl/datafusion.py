@@ -23,7 +23,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from bakeoff.lazy import lazy_import
+from shared.lazy import lazy_import
 from workloads.etl import (
     CLEAN_SQL,
     EVENTS_SCHEMA,

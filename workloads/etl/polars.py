@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bakeoff.lazy import lazy_import
+from shared.lazy import lazy_import
 from workloads.etl import EVENTS_SCHEMA, PARTITION_COLUMN, last_day_locations
 
 pl = lazy_import("polars")

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bakeoff.lazy import lazy_import
 from datagen import storage
+from shared.lazy import lazy_import
 from workloads.etl import EVENT_COLUMNS, EVENTS_SCHEMA, PARTITION_COLUMN, last_day_locations
 from workloads.groupby.pyarrow import aggregate, chain, project, run_starts, sort_rows
 

@@ -20,7 +20,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bakeoff.lazy import lazy_import
+from shared.lazy import lazy_import
 from workloads.etl import EVENTS_SCHEMA, PARTITION_COLUMN, last_day_locations
 
 vaex = lazy_import("vaex")

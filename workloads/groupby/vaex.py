@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from bakeoff.lazy import lazy_import
+from shared.lazy import lazy_import
 from workloads.groupby import WORKLOADS
 from workloads.spec import Workload
 

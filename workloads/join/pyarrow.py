@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from bakeoff.lazy import lazy_import
+from shared.lazy import lazy_import
 from workloads.join import JOINS, X_COLUMNS, Join
 
 acero = lazy_import("pyarrow.acero")

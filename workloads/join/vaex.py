@@ -12,7 +12,6 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from bakeoff.engines.vaex import in_memory
 from workloads.join import JOINS, Join
 
 
@@ -21,7 +20,7 @@ def join(question: Join, engine: Any, dataset: Any) -> Any:
     for column, name in question.right_columns.items():
         right.rename(column, name)
     joined = engine.scan(dataset, "x").join(right, on=question.on, how=question.how)
-    return in_memory(joined, list(question.columns))
+    return engine.in_memory(joined, list(question.columns))
 
 
 QUERIES = {name: partial(join, question) for name, question in JOINS.items()}

@@ -11,7 +11,6 @@ from typing import Any
 
 import pyarrow as pa
 
-from bakeoff.engines.chdb import Statement
 from workloads.ml import no_library
 from workloads.ml.sql import POINTS, POINTS_SQL, sql_queries
 
@@ -25,12 +24,12 @@ def wrap(engine: Any, table: pa.Table) -> pa.Table:
 
 
 @contextmanager
-def hold(engine: Any, dataset: Any) -> Iterator[Callable[[str], Statement]]:
+def hold(engine: Any, dataset: Any) -> Iterator[Callable[[str], Any]]:
     """The features in a ``Memory`` table of the session."""
     points = engine.sql(dataset, POINTS_SQL)
     engine.session.query(f"CREATE OR REPLACE TABLE {POINTS} ENGINE = Memory AS {points.sql}")
     try:
-        yield lambda statement: Statement(engine, statement)
+        yield engine.statement
     finally:
         engine.session.query(f"DROP TABLE IF EXISTS {POINTS}")
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from bakeoff.lazy import lazy_import
+from shared.lazy import lazy_import
 from workloads.ml import (
     KMEANS,
     KMEANS_LIB,

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from bakeoff.lazy import lazy_import
+from shared.lazy import lazy_import
 from workloads.ml import KMEANS, OLS, PCA, REGRESSION, no_library
 from workloads.ml.common import (
     FEATURES,

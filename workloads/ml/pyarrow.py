@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from bakeoff.lazy import lazy_import
+from shared.lazy import lazy_import
 from workloads.groupby.pyarrow import aggregate, as_float, chain, pair_moments, project
 from workloads.ml import KMEANS, OLS, PCA, REGRESSION, no_library
 from workloads.ml.common import (

@@ -15,7 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from bakeoff.lazy import lazy_import
+from shared.lazy import lazy_import
 from workloads.ml import KMEANS_LIB, OLS_LIB, PCA_LIB
 from workloads.ml.common import FEATURES, TARGET, ols_table, pca_table
 from workloads.ml.sql import POINTS, POINTS_SQL, sql_queries

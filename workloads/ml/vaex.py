@@ -15,8 +15,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from bakeoff.engines.vaex import in_memory
-from bakeoff.lazy import lazy_import
+from shared.lazy import lazy_import
 from workloads.ml import KMEANS, KMEANS_LIB, OLS, OLS_LIB, PCA, PCA_LIB, REGRESSION
 from workloads.ml.common import (
     CLUSTERS,
@@ -111,7 +110,7 @@ def _step(points: Any, centres: np.ndarray) -> pa.Table:
 
 def kmeans(engine: Any, dataset: Any) -> Any:
     """The features read from Parquet once, into an in-memory DataFrame, then ten passes."""
-    points = in_memory(engine.scan(dataset), list(FEATURES))
+    points = engine.in_memory(engine.scan(dataset), list(FEATURES))
     return wrap(lloyd(lambda centres: _step(points, centres), initial_centres(dataset)))
 
 
@@ -157,7 +156,7 @@ def pca_lib(engine: Any, dataset: Any) -> Any:
 def kmeans_lib(engine: Any, dataset: Any) -> Any:
     """vaex.ml's KMeans on the features read from Parquet once (it passes over its frame once
     per iteration, as the dataframe version does)."""
-    frame = in_memory(engine.scan(dataset), list(FEATURES))
+    frame = engine.in_memory(engine.scan(dataset), list(FEATURES))
     model = vaex_cluster.KMeans(
         features=list(FEATURES),
         n_clusters=CLUSTERS,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bakeoff.lazy import lazy_import
+from shared.lazy import lazy_import
 from workloads.window import MOVING_ROWS, TOP
 
 pl = lazy_import("polars")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bakeoff.lazy import lazy_import
+from shared.lazy import lazy_import
 from workloads.groupby.pyarrow import positions, run_starts, shifted, sort_rows
 from workloads.window import MOVING_ROWS, ORDER, TOP
 

@@ -26,8 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bakeoff.engines.vaex import in_memory
-from bakeoff.lazy import lazy_import
+from shared.lazy import lazy_import
 from workloads.window import MOVING_ROWS, ORDER, TOP
 
 vaex = lazy_import("vaex")
@@ -63,13 +62,13 @@ def _neighbours(ordered: Any, offsets: dict[str, int]) -> Any:
 
 def w1(engine: Any, dataset: Any) -> Any:
     ordered = engine.scan(dataset)[["g", "ts", "id"]].sort(ORDER)
-    return in_memory(_numbered(ordered), ["g", "id", "rn"])
+    return engine.in_memory(_numbered(ordered), ["g", "id", "rn"])
 
 
 def w2(engine: Any, dataset: Any) -> Any:
     ordered = engine.scan(dataset)[["g", "ts", "id", "x"]].sort(ORDER)
     both = _neighbours(ordered, {"lag_x": 1, "lead_x": -1})
-    return in_memory(both, ["g", "id", "lag_x", "lead_x"])
+    return engine.in_memory(both, ["g", "id", "lag_x", "lead_x"])
 
 
 def w3(engine: Any, dataset: Any) -> Any:
@@ -89,14 +88,14 @@ def w3(engine: Any, dataset: Any) -> Any:
     total, count = framed["__total"], framed["__count"]
     average = total / framed.func.maximum(count, 1)  # no 0 / 0 for a frame with no value
     framed["avg_x"] = framed.func.where(count > 0, average, None)
-    return in_memory(framed, ["g", "id", "avg_x"])
+    return engine.in_memory(framed, ["g", "id", "avg_x"])
 
 
 def w5(engine: Any, dataset: Any) -> Any:
     """x descending with missing values last (Vaex's sort puts them last in either order)."""
     ranked = engine.scan(dataset)[["g", "id", "x"]].sort(["g", "x", "id"], [True, False, True])
     numbered = _numbered(ranked)
-    return in_memory(numbered[numbered.rn <= TOP], ["g", "rn", "id", "x"])
+    return engine.in_memory(numbered[numbered.rn <= TOP], ["g", "rn", "id", "x"])
 
 
 QUERIES = {"window_w1": w1, "window_w2": w2, "window_w3": w3, "window_w5": w5}

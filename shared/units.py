@@ -2,7 +2,7 @@
 
 import re
 
-from bakeoff.errors import InputError
+from shared.errors import InputError
 
 _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2}
 _UNITS |= {"mib": 1024**2, "g": 1000**3, "gb": 1000**3, "gib": 1024**3, "tb": 1000**4}

@@ -1,0 +1,104 @@
+"""The house's floors: every import points down, and no two modules import each other.
+
+From the ground up: ``shared`` (errors, lazy imports, units), ``datagen`` (the data),
+``workloads`` (the questions and their per-engine answers), ``bakeoff`` (the runtime), then
+``benchmarks`` (asv). A module may import its own floor and the floors below; imports inside
+functions and under ``TYPE_CHECKING`` count too, since a reader must follow them all the same.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FLOORS = ("shared", "datagen", "workloads", "bakeoff", "benchmarks")
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def project_modules() -> dict[str, Path]:
+    return {
+        module_name(path): path for floor in FLOORS for path in sorted((ROOT / floor).rglob("*.py"))
+    }
+
+
+def imported(path: Path, modules: dict[str, Path]) -> Iterator[tuple[int, str]]:
+    """(line, project module) of every import in ``path``: ``from a import b`` names the
+    module ``a.b`` when there is one, else ``a``."""
+    package = module_name(path).rsplit(".", 1)[0] if path.name != "__init__.py" else None
+    package = package if package is not None else module_name(path)
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield from _known(node.lineno, alias.name, modules)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            for alias in node.names:
+                target = f"{base}.{alias.name}"
+                yield from _known(node.lineno, target if target in modules else base, modules)
+
+
+def _known(line: int, name: str, modules: dict[str, Path]) -> Iterator[tuple[int, str]]:
+    while name and name not in modules:  # `import a.b.c` of a project module, or a library
+        name = name.rpartition(".")[0]
+    if name:
+        yield line, name
+
+
+def floor_of(module: str) -> int:
+    return FLOORS.index(module.split(".")[0])
+
+
+def import_graph() -> dict[str, set[str]]:
+    modules = project_modules()
+    return {
+        name: {target for _, target in imported(path, modules) if target != name}
+        for name, path in modules.items()
+    }
+
+
+def test_every_import_points_down() -> None:
+    modules = project_modules()
+    upward = [
+        f"{path.relative_to(ROOT)}:{line} imports {target}"
+        for name, path in modules.items()
+        for line, target in imported(path, modules)
+        if floor_of(target) > floor_of(name)
+    ]
+    assert not upward, "imports that run back up a floor:\n" + "\n".join(upward)
+
+
+def test_no_module_imports_itself_through_others() -> None:
+    graph = import_graph()
+    circles: list[list[str]] = []
+    state: dict[str, str] = {}  # "open" while on the path, "done" after
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = "open"
+        for target in sorted(graph[module]):
+            if state.get(target) == "open":
+                circles.append([*path[path.index(target) :], target])
+            elif target not in state:
+                visit(target, [*path, target])
+        state[module] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    assert not circles, "import circles:\n" + "\n".join(" -> ".join(c) for c in circles)
+
+
+def test_the_rule_sees_imports_inside_functions() -> None:
+    """The checker itself: an import inside a function, and a relative one, are found."""
+    modules = project_modules()
+    found = {target for _, target in imported(ROOT / "bakeoff" / "cli.py", modules)}
+    assert {"bakeoff.commands", "bakeoff.bench", "datagen.cli", "shared.errors"} <= found
+    assert floor_of("shared.errors") < floor_of("datagen.storage") < floor_of("bakeoff.paths")
