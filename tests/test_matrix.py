@@ -50,3 +50,28 @@ def test_workloads_command_prints_the_matrix(capsys):
     assert set(matrix) == set(all_workloads())
     for entry in matrix.values():
         assert set(entry["engines"]) == set(ENGINE_NAMES)
+
+
+def test_every_engine_is_wired_everywhere_it_must_be():
+    """The places docs/adding-an-engine.md names: an answer module per family, a pip extra of
+    the engine's name, an asv environment, and its own colour in the charts."""
+    import tomllib
+    from pathlib import Path
+
+    from asv.util import load_json
+
+    from bakeoff.report.charts import ENGINE_COLOURS
+
+    root = Path(__file__).resolve().parents[1]
+    extras = tomllib.loads((root / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    asv_config = load_json(str(root / "asv.conf.json"), js_comments=True)
+    asv_engines = asv_config["matrix"]["env"]["BAKEOFF_ENGINE"]
+    for engine in ENGINE_NAMES:
+        for family in FAMILIES:
+            module = root / "workloads" / family / f"{engine}.py"
+            assert module.exists(), f"{engine}: no {module.relative_to(root)}"
+        assert engine in extras, f"{engine}: no pip extra {engine!r} in pyproject.toml"
+        assert engine in asv_engines, f"{engine}: not in asv.conf.json's BAKEOFF_ENGINE matrix"
+        assert engine in ENGINE_COLOURS, f"{engine}: no colour in bakeoff/report/charts.py"
