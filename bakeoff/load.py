@@ -81,11 +81,14 @@ def _run_root() -> psutil.Process:
 
 
 def _tree_cpu(root: psutil.Process) -> dict[int, float]:
+    """CPU seconds of each live process of the tree, with the children it has reaped: a peer
+    script or a cell's process that ended within the window stays this run's, not another's."""
     found = {}
     for process in [root, *root.children(recursive=True)]:
         with contextlib.suppress(psutil.Error):
             times = process.cpu_times()
-            found[process.pid] = times.user + times.system
+            reaped = getattr(times, "children_user", 0.0) + getattr(times, "children_system", 0.0)
+            found[process.pid] = times.user + times.system + reaped
     return found
 
 
@@ -173,9 +176,11 @@ def busiest_others(window_s: float, count: int = 3) -> list[tuple[str, float]]:
 
 
 def idle_warning(window_s: float = IDLE_CHECK_WINDOW_S) -> str | None:
-    """A warning for ``bakeoff bench`` to print when the machine is not idle, else None."""
+    """A warning for ``bakeoff bench`` to print when other processes use the machine, else
+    None. Judged on the CPU they used in the window, not on the load average, which still
+    counts for minutes a process that has just ended (a killed run's JVM)."""
     sample = sample_load(window_s)
-    if not sample.busy and sample.load_1m < sample.cores * BUSY_OTHER_SHARE * 2:
+    if not sample.busy:
         return None
     top = ", ".join(f"{name} {share:.0%}" for name, share in busiest_others(window_s))
     return (

@@ -7,7 +7,8 @@ validated run, then warm samples between ``before_sample`` and ``after_sample``)
 script in a fresh process (one cold repetition, then warm ones). The ratio is bakeoff's warm
 median over the peer's: above 1.10, bakeoff is doing more work than the engine needs, until a
 plan or a profile shows otherwise. A number means something only on a quiet machine, so the
-load average is printed at the start and the end.
+share of the cores other processes used is measured before and during the comparison (both
+sides' processes are this command's own and are left out), and the load average printed.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 
 from bakeoff import paths
 from bakeoff.engines import engine_pythons
+from bakeoff.load import BUSY_OTHER_SHARE, IDLE_CHECK_WINDOW_S, LoadMeter
 from datagen.dataset import DatasetSpec, parse_rows
 from shared.errors import InputError
 from workloads import Unsupported, Workload, implementation, select_workloads
@@ -34,7 +36,6 @@ FAMILIES = ("join", "window", "ml")
 PEER_DIR = Path(__file__).resolve().parents[1] / "benchmarks" / "peers"
 REPOSITORY = PEER_DIR.parents[1]
 SUSPECT_RATIO = 1.10  # the issue's threshold: above it, a bug in bakeoff until shown otherwise
-QUIET_LOAD_SHARE = 0.5  # of the cores: a busier machine makes any ratio noise
 
 
 @dataclass
@@ -195,16 +196,15 @@ def cmd_peers(args: argparse.Namespace) -> int:
     if args.rounds < 1 or args.samples < 1:
         raise InputError("--rounds and --samples must be at least 1")
     count, load_start = cores(), os.getloadavg()
-    busy = load_start[0] > QUIET_LOAD_SHARE * count
-    warning = (
-        f"warning: the 1-minute load average is {load_start[0]:.2f} on {count} cores (above "
-        f"{QUIET_LOAD_SHARE:g} x cores): these ratios measure the other load, not bakeoff"
-    )
-    if busy:
-        print(warning, file=sys.stderr, flush=True)
+    meter = LoadMeter()
+    if (before := meter.lap("before", IDLE_CHECK_WINDOW_S)).busy:
+        print(_busy_warning(before.other_share, count), file=sys.stderr, flush=True)
     started = time.time()
     comparisons = compare(args.engine, workloads, args.rows, args.rounds, args.samples)
     load_end = os.getloadavg()
+    during = meter.lap("during")
+    if during.busy:
+        print(_busy_warning(during.other_share, count), file=sys.stderr, flush=True)
     if args.json:
         print(
             json.dumps(
@@ -216,7 +216,8 @@ def cmd_peers(args: argparse.Namespace) -> int:
                     "cores": count,
                     "load_average_start": load_start,
                     "load_average_end": load_end,
-                    "quiet": not busy,
+                    "quiet": not meter.busy,
+                    "machine_load": meter.recorded(),
                     "seconds": time.time() - started,
                     "workloads": [c.summary() for c in comparisons],
                 }
@@ -230,7 +231,17 @@ def cmd_peers(args: argparse.Namespace) -> int:
         print(f"load average at start: {' '.join(f'{v:.2f}' for v in load_start)} ({count} cores)")
         print_table(comparisons)
         print(f"load average at end:   {' '.join(f'{v:.2f}' for v in load_end)}")
+        print(
+            f"other processes' share of the cores during the comparison: {during.other_share:.0%}"
+        )
     return 1 if any(c.status == "failed" for c in comparisons) else 0
+
+
+def _busy_warning(other_share: float, count: int) -> str:
+    return (
+        f"warning: other processes used {other_share:.0%} of the {count} cores (above "
+        f"{BUSY_OTHER_SHARE:.0%}): these ratios measure the other load, not bakeoff"
+    )
 
 
 def _rows_option(text: str) -> int:

@@ -85,6 +85,41 @@ def test_a_cpu_burning_child_is_this_runs_and_an_orphan_is_another_process():
         psutil.Process(orphan).kill()
 
 
+def test_a_child_that_ended_in_the_window_stays_this_runs():
+    """A cell's process (a peer script, asv's benchmark process) that ends within the window:
+    its CPU is in its parent's reaped-children times, so it is not counted as another's."""
+    import resource
+
+    meter = load.LoadMeter()
+    me = os.getpid()
+    start, reaped_before = meter._last, resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run([sys.executable, "-c", BURN.format(seconds=0.8)], check=True)
+    meter.lap("ended child")
+    reaped_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    child_cpu = (reaped_after.ru_utime + reaped_after.ru_stime) - (
+        reaped_before.ru_utime + reaped_before.ru_stime
+    )
+    assert child_cpu > 0.1  # it ran
+    assert meter._last.ours[me] - start.ours[me] >= child_cpu - 0.02
+
+
+def test_the_idle_warning_judges_other_processes_not_the_load_average(monkeypatch):
+    """After a run is killed the load average stays high for minutes; only CPU that other
+    processes use now makes the machine busy."""
+
+    def sample(other_share: float) -> load.LoadSample:
+        return load.LoadSample(
+            window_s=1.0, load_1m=8.0, steal_share=0.0, other_share=other_share, cores=2
+        )
+
+    monkeypatch.setattr(load, "busiest_others", lambda window_s: [("burner", 0.5)])
+    monkeypatch.setattr(load, "sample_load", lambda window_s=1.0: sample(0.0))
+    assert load.idle_warning() is None
+    monkeypatch.setattr(load, "sample_load", lambda window_s=1.0: sample(0.5))
+    warning = load.idle_warning()
+    assert warning is not None and "50% of the 2 cores" in warning and "burner" in warning
+
+
 def test_a_run_record_keeps_the_load_around_the_run(data_dir):
     from bakeoff.engines import create_engine
     from datagen import ensure_dataset
