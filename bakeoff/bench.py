@@ -24,7 +24,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from bakeoff import paths
-from bakeoff.commands import add_memory_cap_argument
+from bakeoff.commands import add_memory_cap_argument, factor_option
 from bakeoff.engines import ENGINE_NAMES, engine_class
 from bakeoff.estimate import (
     EngineEstimate,
@@ -45,6 +45,7 @@ from bakeoff.suite import (
     HARNESS_ENVIRONMENT,
     SCALES_VARIABLE,
     WORKLOADS_VARIABLE,
+    check_environment,
     suite_scales,
     suite_workloads,
 )
@@ -56,6 +57,15 @@ from workloads import Workload
 VERSION_VARIABLE = "BAKEOFF_ENGINE_VERSION"
 LATEST = "latest"  # ``polars==latest``: the newest release, resolved to its number first
 DEFAULT_CONTINUOUS_FACTOR = 1.5
+REGRESSED = 1  # bakeoff continuous's exit code when a benchmark got slower; 2: could not run
+REGRESSION_VERDICT = "PERFORMANCE DECREASED."  # asv continuous's line for a slowdown
+CONTINUOUS_EXIT_CODES = (
+    "exit codes: 0, no benchmark got significantly slower; 1, one did (a regression, and "
+    "only that); 2, nothing could be compared: bad input (an unknown commit, a bad option or "
+    "environment variable), refused in one line before any work, or asv failing (an "
+    "environment that did not build, a benchmark that failed), said in one line after the "
+    "report is written"
+)
 
 
 @dataclass(frozen=True)
@@ -175,9 +185,16 @@ def prepare_data(scales: list[int], workloads: list[Workload]) -> None:
         print(f"dataset ready: {dataset.location}", flush=True)
 
 
-def asv(config: Path, *arguments: str, env: dict[str, str], quiet: bool = False) -> int:
+def asv(
+    config: Path,
+    *arguments: str,
+    env: dict[str, str],
+    quiet: bool = False,
+    output: list[str] | None = None,
+) -> int:
     """Run asv with this config. Its output also goes, redacted, to ``asv-output.log`` in the
-    results, because asv's result files keep no reason for a failure and the report needs it.
+    results, because asv's result files keep no reason for a failure and the report needs it;
+    with ``output``, its lines are kept there too (``continuous`` reads its verdict from them).
 
     On Ctrl-C or SIGTERM asv and everything under it (benchmark processes lead process groups
     of their own; JVMs, Dask workers) are killed: asv keeps the results of each environment
@@ -201,6 +218,8 @@ def asv(config: Path, *arguments: str, env: dict[str, str], quiet: bool = False)
                 tqdm.write(line, end="")  # above the progress bar, when there is one
                 sys.stdout.flush()
                 log.write(redact_text(line))
+                if output is not None:
+                    output.append(line)
             process.wait()
         except BaseException:
             kill_children()
@@ -212,9 +231,7 @@ def prepare(args: argparse.Namespace) -> tuple[Path, dict[str, str]]:
     """Data, references and the derived asv config for the chosen engines, scales and
     workloads; the environment asv runs in. Shared by ``bench`` and ``continuous``."""
     choices = select_suite(args)
-    repo = Path(args.repo).resolve()
-    if not (repo / "asv.conf.json").exists():
-        raise InputError(f"{repo} has no asv.conf.json; run from the bakeoff repository")
+    repo = suite_repo(args)
     env = dict(
         os.environ,
         **{RUN_PID_VARIABLE: str(os.getpid())},  # the load sampler leaves this run's tree out
@@ -225,10 +242,48 @@ def prepare(args: argparse.Namespace) -> tuple[Path, dict[str, str]]:
     # asv must measure the commit it installed: a PYTHONPATH pointing at a checkout would
     # make every commit's benchmarks import that checkout's code instead.
     env.pop("PYTHONPATH", None)
+    # The version is this command's to set, per pinned environment (engine_matrix): one left
+    # in the shell would pin every other environment's engine to it.
+    env.pop(VERSION_VARIABLE, None)
     prepare_data(suite_scales(), suite_workloads())
     config = derived_config(repo, choices, repo / ".asv")
     asv(config, "machine", "--yes", env=env, quiet=True)  # records this machine's facts
     return config, env
+
+
+def suite_repo(args: argparse.Namespace) -> Path:
+    """The repository asv benchmarks (``--repo``), which must hold asv.conf.json."""
+    repo = Path(args.repo).resolve()
+    if not (repo / "asv.conf.json").exists():
+        raise InputError(f"{repo} has no asv.conf.json; run from the bakeoff repository")
+    return repo
+
+
+def check_suite(args: argparse.Namespace) -> list[EngineChoice]:
+    """The chosen environments, after every option and environment variable their benchmarks
+    will read has been parsed (:func:`bakeoff.suite.check_environment`): bad input is one line
+    and exit code 2 before any data, environment or asv process is made."""
+    choices = select_suite(args)
+    check_environment([c.name for c in choices if c.name in ENGINE_NAMES])
+    return choices
+
+
+def verify_commit(repo: Path, ref: str) -> str:
+    """The commit ``ref`` names in ``repo``, checked before any work: asv would otherwise
+    find out only after the data is made, and exit 1, the code of a regression."""
+    verify = ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"]
+    done = subprocess.run(
+        ["git", "-C", str(repo), *verify],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise InputError(
+            f"{ref!r} names no commit in {repo}: name a commit, branch or tag "
+            "(fetch it first if it is a remote's)"
+        )
+    return done.stdout.strip()
 
 
 def select_suite(args: argparse.Namespace) -> list[EngineChoice]:
@@ -242,7 +297,7 @@ def select_suite(args: argparse.Namespace) -> list[EngineChoice]:
 def announce(args: argparse.Namespace) -> list[EngineEstimate]:
     """Before anything starts: a warning when the machine is not idle, and how long the run
     will take per engine."""
-    engines = [c.name for c in select_suite(args) if c.name in ENGINE_NAMES]
+    engines = [c.name for c in check_suite(args) if c.name in ENGINE_NAMES]
     found = estimate(engines, suite_workloads(), suite_scales())  # bad input: one line, first
     if (warning := idle_warning()) is not None:
         print(warning, file=sys.stderr, flush=True)
@@ -284,8 +339,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_continuous(args: argparse.Namespace) -> int:
-    """``asv continuous`` on this suite: exit 1 when a benchmark got significantly slower."""
+    """``asv continuous`` on this suite, base against head, with distinct exit codes
+    (``CONTINUOUS_EXIT_CODES``, its help's epilog) so that CI can tell a slowdown, the one
+    reason for 1, from a comparison that could not be made (2)."""
+    check_suite(args)
+    repo = suite_repo(args)
+    base, head = verify_commit(repo, args.base), verify_commit(repo, args.head)
     config, env = prepare(args)
+    output: list[str] = []
     status = asv(
         config,
         "continuous",
@@ -295,9 +356,18 @@ def cmd_continuous(args: argparse.Namespace) -> int:
         args.base,
         args.head,
         env=env,
+        output=output,
     )
     finish(config, env, args)
-    return status
+    if status == 0:
+        return 0
+    # asv exits 1 for a regression but also for its own errors: its verdict line tells them apart.
+    if status == REGRESSED and any(line.strip() == REGRESSION_VERDICT for line in output):
+        return REGRESSED
+    raise InputError(
+        f"asv continuous could not compare {base[:12]} with {head[:12]} (asv exit code "
+        f"{status}): see its output above, also in {paths.results_dir() / LOG_NAME}"
+    )
 
 
 def add_suite_arguments(parser: argparse.ArgumentParser) -> None:
@@ -332,7 +402,7 @@ def add_suite_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repo", default=".", help="the bakeoff repository (default: here)")
     parser.add_argument(
         "--ab-factor",
-        type=float,
+        type=factor_option,
         default=DEFAULT_AB_FACTOR,
         help="report's A/B: flag a version slower or larger than this factor (default %(default)s)",
     )
@@ -358,12 +428,15 @@ def configure(sub: argparse._SubParsersAction) -> None:
     continuous = sub.add_parser(
         "continuous",
         help="asv continuous: benchmark two commits, fail on a significant slowdown",
+        description="Benchmark two commits with asv continuous; fail (exit 1) on a "
+        "significant slowdown.",
+        epilog=CONTINUOUS_EXIT_CODES,
     )
     continuous.add_argument("base", help="the commit to compare against, e.g. origin/main")
     continuous.add_argument("head", nargs="?", default="HEAD", help="default: %(default)s")
     continuous.add_argument(
         "--factor",
-        type=float,
+        type=factor_option,
         default=DEFAULT_CONTINUOUS_FACTOR,
         help="a slowdown larger than this factor, and significant, fails (default %(default)s)",
     )

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import psutil
 
 from shared.errors import InputError
+from shared.units import positive_number
 
 if TYPE_CHECKING:
     from bakeoff.engines.base import Engine
@@ -48,12 +49,11 @@ def parse_seconds(text: str, name: str = KILL_AFTER_VARIABLE) -> float:
     elif value.endswith("s"):
         value = value[:-1]
     try:
-        seconds = float(value) * scale
-    except ValueError:
-        seconds = -1.0
-    if not seconds > 0:
-        raise InputError(f"{name} is a positive time (2, 1.5s, 500ms), not {text!r}")
-    return seconds
+        return positive_number(value, name) * scale
+    except InputError:
+        raise InputError(
+            f"{name} is a positive time (2, 1.5s, 500ms), not {text!r}"
+        ) from None
 
 
 def from_environment() -> WorkerKill | None:

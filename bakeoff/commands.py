@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from bakeoff import paths
 from bakeoff.engines import (
@@ -17,8 +19,10 @@ from bakeoff.engines import (
 )
 from bakeoff.runner import Limits, RunRecord, append_to_log, default_memory_limit
 from shared.errors import InputError
-from shared.units import format_bytes
+from shared.units import format_bytes, positive_number
 from workloads import Unsupported, Workload, all_workloads, implementation, select_workloads
+
+T = TypeVar("T")
 
 
 def describe(record: RunRecord) -> str:
@@ -63,29 +67,62 @@ def add_memory_cap_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def argument_type(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """An argparse ``type`` from a parser that raises InputError, so the option is refused
+    while the command line is read, before any work, with the parser's own words (argparse
+    shows an ArgumentTypeError's message, but turns any other ValueError into 'invalid')."""
+
+    def convert(text: str) -> T:
+        try:
+            return parse(text)
+        except InputError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return convert
+
+
+@argument_type
 def memory_cap_option(text: str) -> str:
     """Check a --memory-cap and set it for this process and everything it starts."""
-    from bakeoff.engines.base import MEMORY_CAP_VARIABLE
-    from shared.units import parse_bytes
+    from bakeoff.engines.base import MEMORY_CAP_VARIABLE, parse_memory_cap
 
-    try:
-        parse_bytes(text)
-    except InputError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+    parse_memory_cap(text, "--memory-cap")
     os.environ[MEMORY_CAP_VARIABLE] = text
     return text
 
 
+@argument_type
 def kill_worker_option(text: str) -> str:
     """Check a --kill-worker-after and set it for this process and the workers it starts."""
     from bakeoff.chaos import KILL_AFTER_VARIABLE, parse_seconds
 
-    try:
-        parse_seconds(text, "--kill-worker-after")
-    except InputError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+    parse_seconds(text, "--kill-worker-after")
     os.environ[KILL_AFTER_VARIABLE] = text
     return text
+
+
+@argument_type
+def timeout_option(text: str) -> float:
+    """--timeout, in seconds, parsed as ``BAKEOFF_TIMEOUT`` is."""
+    from bakeoff.suite import parse_timeout
+
+    return parse_timeout(text, "--timeout")
+
+
+@argument_type
+def memory_limit_option(text: str) -> int:
+    """--memory-limit, given in GiB, in bytes: positive, finite, and no more than the machine
+    has (see :func:`bakeoff.engines.base.within_memory`)."""
+    from bakeoff.engines.base import within_memory
+
+    gib = positive_number(text, "--memory-limit", "GiB")
+    return within_memory(gib * 2**30, "--memory-limit", text)
+
+
+@argument_type
+def factor_option(text: str) -> float:
+    """A slowdown factor (--factor, --ab-factor): a ratio of times, 1 or more."""
+    return positive_number(text, "a factor", minimum=1.0)
 
 
 def by_table(
@@ -119,10 +156,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"(pip install 'bakeoff[{args.engine}]')"
         )
     groups = by_table(select_workloads(args.workload), args.table)
-    if (args.timeout is not None and args.timeout <= 0) or (
-        args.memory_limit is not None and args.memory_limit <= 0
-    ):
-        raise InputError("--timeout and --memory-limit must be positive")
     configured = EngineOptions.from_environment(args.engine)
     options = EngineOptions(
         address=args.address or configured.address,
@@ -144,9 +177,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for spec in specs.values():  # every spec and what must be writable, before any work
         validate(spec, data_root(args.data_dir))
     log = None if args.no_log else writable_log(paths.run_log())
-    memory = (
-        int(args.memory_limit * 2**30) if args.memory_limit is not None else default_memory_limit()
-    )
+    memory = args.memory_limit if args.memory_limit is not None else default_memory_limit()
     failed = False
     for key, workloads in groups.items():
         dataset = usable_dataset(specs[key], args.data_dir)
@@ -225,17 +256,17 @@ def configure(sub: argparse._SubParsersAction) -> None:
     run.set_defaults(table=None)  # by default, the table the chosen workloads read
     run.add_argument(
         "--timeout",
-        type=float,
+        type=timeout_option,
         default=None,
         help="seconds per workload before it is recorded as a timeout (default by scale: "
         "600 up to 1e7 rows, 1800 up to 1e8, 3600 beyond, as db-benchmark)",
     )
     run.add_argument(
         "--memory-limit",
-        type=float,
+        type=memory_limit_option,
         default=None,
         metavar="GIB",
-        help="process-tree memory limit; default 90%% of physical memory",
+        help="process-tree memory limit, at most the physical memory; default 90%% of it",
     )
     add_memory_cap_argument(run)
     run.add_argument(

@@ -13,11 +13,18 @@ metadata or task-key cache does.
 from __future__ import annotations
 
 import atexit
-import math
 import os
+from collections.abc import Iterable
 
-from bakeoff import paths
-from bakeoff.engines import ENGINE_NAMES, create_engine, is_installed
+from bakeoff import chaos, paths
+from bakeoff.engines import (
+    ENGINE_NAMES,
+    EngineOptions,
+    create_engine,
+    engine_class,
+    is_installed,
+)
+from bakeoff.engines.base import memory_cap, option_variables
 from bakeoff.output import Output
 from bakeoff.reference import reference_answer
 from bakeoff.runner import (
@@ -33,6 +40,7 @@ from bakeoff.runner import (
 from datagen.cli import locate, usable_dataset
 from datagen.dataset import Dataset, DatasetSpec, parse_rows
 from shared.errors import InputError
+from shared.units import positive_number
 from workloads import Unsupported, Workload, get_workload, implementation, select_workloads
 
 ENGINE_VARIABLE = "BAKEOFF_ENGINE"
@@ -78,21 +86,38 @@ def default_timeout(rows: int) -> float:
     )
 
 
+def parse_timeout(text: str, name: str = TIMEOUT_VARIABLE) -> float:
+    """A time limit in seconds: ``--timeout`` or ``BAKEOFF_TIMEOUT``."""
+    return positive_number(text, name, "seconds")
+
+
 def suite_timeout(rows: int | None = None) -> float:
     """``BAKEOFF_TIMEOUT`` seconds if set, else the default at ``rows``; without ``rows``, the
     largest limit of the suite's scales (asv's own backstop covers every scale)."""
     text = os.environ.get(TIMEOUT_VARIABLE)
     if text:
-        try:
-            seconds = float(text)
-        except ValueError:
-            seconds = math.nan
-        if not seconds > 0:
-            raise InputError(f"{TIMEOUT_VARIABLE} must be a positive number of seconds: {text!r}")
-        return seconds
+        return parse_timeout(text)
     if rows is None:
         return max(default_timeout(scale) for scale in suite_scales())
     return default_timeout(rows)
+
+
+def check_environment(engines: Iterable[str]) -> None:
+    """Parse now, with the parsers the benchmarks use, everything the suite reads from the
+    environment (scales, workloads, ``BAKEOFF_TIMEOUT``, ``BAKEOFF_MEMORY_CAP``,
+    ``BAKEOFF_CHAOS_KILL_AFTER``, and each engine's ``BAKEOFF_<ENGINE>_OPTIONS`` and
+    ``_ADDRESS``): a bad value is then one line before any data or asv environment is made,
+    not a failed cell per benchmark after them."""
+    suite_scales()
+    suite_workloads()
+    suite_timeout()
+    memory_cap()
+    chaos.from_environment()
+    for name in engines:
+        try:
+            engine_class(name).check_options(EngineOptions.from_environment(name))
+        except InputError as error:
+            raise InputError(f"{error}; set in {' or '.join(option_variables(name))}") from None
 
 
 def suite_engine() -> str:

@@ -1,5 +1,7 @@
-"""Byte counts as people read them, and as people write them (``4GiB``, ``512MB``)."""
+"""Quantities as people write them: byte counts (``4GiB``, ``512MB``) and limits (``600``),
+and byte counts as people read them."""
 
+import math
 import re
 
 from shared.errors import InputError
@@ -24,3 +26,19 @@ def format_bytes(count: float) -> str:
         if abs(count) >= 1024**exponent:
             return f"{count / 1024**exponent:.1f} {unit}"
     return f"{count:.0f} B"
+
+
+def positive_number(text: str, name: str, unit: str = "", minimum: float = 0.0) -> float:
+    """``text`` as a finite number above zero (and at least ``minimum``), else one InputError
+    line naming ``name``. The one parser of every numeric limit, from an option or the
+    environment: ``nan`` fails every comparison and ``inf`` never ends, so either would make
+    a limit fire at once or never, and the record would blame the engine."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not (math.isfinite(value) and value > 0 and value >= minimum):
+        kind = f"finite number of {minimum:g} or more" if minimum > 0 else "positive, finite number"
+        of_unit = f" of {unit}" if unit else ""
+        raise InputError(f"{name} must be a {kind}{of_unit}, not {text!r}")
+    return value

@@ -24,7 +24,7 @@ import pyarrow as pa
 from bakeoff import paths
 from datagen.dataset import Dataset
 from shared.errors import InputError
-from shared.units import parse_bytes
+from shared.units import format_bytes, parse_bytes
 from workloads.spec import TABLE_ALIAS
 
 GIB = 1024**3
@@ -36,7 +36,30 @@ MEMORY_CAP_VARIABLE = "BAKEOFF_MEMORY_CAP"
 def memory_cap() -> int | None:
     """The cap ``BAKEOFF_MEMORY_CAP`` sets, in bytes, or None."""
     text = os.environ.get(MEMORY_CAP_VARIABLE, "").strip()
-    return parse_bytes(text) if text else None
+    return parse_memory_cap(text) if text else None
+
+
+def parse_memory_cap(text: str, name: str = MEMORY_CAP_VARIABLE) -> int:
+    """A memory cap (``4GiB``) in bytes: ``--memory-cap`` or ``BAKEOFF_MEMORY_CAP``."""
+    try:
+        count = parse_bytes(text)
+    except InputError as error:
+        raise InputError(f"{name}: {error}") from None
+    return within_memory(count, name, text)
+
+
+def within_memory(count: float, name: str, text: str) -> int:
+    """``count`` bytes (``text`` as given), refused above this machine's physical memory. A
+    limit the machine cannot reach never fires (swap or the kernel's OOM killer act first, and
+    the run is recorded as a crash) while the record claims it was in force; clamping it
+    silently would record a limit nobody asked for."""
+    total = psutil.virtual_memory().total
+    if not count <= total:
+        raise InputError(
+            f"{name} must be at most this machine's physical memory ({format_bytes(total)}), "
+            f"not {text!r}"
+        )
+    return int(count)
 
 
 @dataclass(frozen=True)
@@ -82,9 +105,15 @@ class EngineOptions:
     def from_environment(cls, engine: str) -> EngineOptions:
         """Options from configuration: ``BAKEOFF_<ENGINE>_ADDRESS`` and
         ``BAKEOFF_<ENGINE>_OPTIONS`` (``key=value,key=value``), as asv runs take them."""
-        prefix = f"BAKEOFF_{engine.upper()}_"
-        pairs = filter(None, os.environ.get(prefix + "OPTIONS", "").split(","))
-        return cls(address=os.environ.get(prefix + "ADDRESS") or None, extra=parse_options(pairs))
+        address, options = option_variables(engine)
+        pairs = filter(None, os.environ.get(options, "").split(","))
+        return cls(address=os.environ.get(address) or None, extra=parse_options(pairs))
+
+
+def option_variables(engine: str) -> tuple[str, str]:
+    """The environment variables of an engine's cluster address and of its options."""
+    prefix = f"BAKEOFF_{engine.upper()}_"
+    return prefix + "ADDRESS", prefix + "OPTIONS"
 
 
 def parse_options(pairs: Iterable[str]) -> dict[str, str]:
@@ -111,24 +140,26 @@ class Engine(ABC):
         self.resources = resources or Resources.detect()
         self.options = options or EngineOptions.from_environment(self.name)
         self.runs = 0  # timed runs made in this session
-        self._check_options()
+        self.check_options(self.options)
 
-    def _check_options(self) -> None:
-        """Refuse an address or option this engine does not take, before anything runs."""
-        address = self.options.address
-        if address and not self.address_schemes:
-            raise InputError(f"{self.name} takes no cluster address")
-        if address and not address.startswith(self.address_schemes):
-            accepted = ", ".join(f"{scheme}…" for scheme in self.address_schemes)
-            raise InputError(f"{self.name} takes a cluster address {accepted}, not {address!r}")
-        for key, value in self.options.extra.items():
-            choices = self.option_choices.get(key)
+    @classmethod
+    def check_options(cls, options: EngineOptions) -> None:
+        """Refuse an address or option this engine does not take, before anything runs: by
+        every instance, and by ``bakeoff bench`` before asv, where no engine is made."""
+        address = options.address
+        if address and not cls.address_schemes:
+            raise InputError(f"{cls.name} takes no cluster address")
+        if address and not address.startswith(cls.address_schemes):
+            accepted = ", ".join(f"{scheme}…" for scheme in cls.address_schemes)
+            raise InputError(f"{cls.name} takes a cluster address {accepted}, not {address!r}")
+        for key, value in options.extra.items():
+            choices = cls.option_choices.get(key)
             if choices is None:
-                known = ", ".join(self.option_choices) or "none"
-                raise InputError(f"{self.name} has no option {key!r} (options: {known})")
+                known = ", ".join(cls.option_choices) or "none"
+                raise InputError(f"{cls.name} has no option {key!r} (options: {known})")
             if value not in choices:
                 raise InputError(
-                    f"{self.name} option {key} is one of {', '.join(choices)}, not {value!r}"
+                    f"{cls.name} option {key} is one of {', '.join(choices)}, not {value!r}"
                 )
 
     def option(self, key: str) -> str:
