@@ -51,9 +51,7 @@ def parse_seconds(text: str, name: str = KILL_AFTER_VARIABLE) -> float:
     try:
         return positive_number(value, name) * scale
     except InputError:
-        raise InputError(
-            f"{name} is a positive time (2, 1.5s, 500ms), not {text!r}"
-        ) from None
+        raise InputError(f"{name} is a positive time (2, 1.5s, 500ms), not {text!r}") from None
 
 
 def from_environment() -> WorkerKill | None:

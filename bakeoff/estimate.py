@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bakeoff.runner import RunRecord
+from bakeoff.runner import read_run_log
 from bakeoff.suite import SAMPLE_REPEAT
 from workloads import Unsupported, Workload, implementation
 
@@ -166,8 +166,7 @@ def split_text(data_s: float, asv_s: float, log: Path, first_line: int) -> str:
     validated runs, reading their results back and validating them (the load's ``after``
     window), the load's ``before`` windows, and the rest of asv's time (installs, engine
     starts, the timed samples)."""
-    lines = log.read_text().splitlines()[first_line:] if log.exists() else []
-    records = [RunRecord.from_json(line) for line in lines if line.strip()]
+    records = read_run_log(log, first_line).records
     runs = sum(r.wall_s or 0.0 for r in records)
     checks, before = (
         sum(r.machine_load.get(lap, {}).get("window_s", 0.0) for r in records)

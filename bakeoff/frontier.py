@@ -14,13 +14,14 @@ failure), so a frontier measured in several sittings, or on several commits, is 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 from dataclasses import dataclass, field
 
 from bakeoff import paths
 from bakeoff.engines import ENGINE_NAMES, engine_pythons
-from bakeoff.runner import RunRecord
+from bakeoff.runner import DamagedRecord, RunRecord
 from datagen.dataset import format_rows, parse_rows
 from shared.errors import InputError
 from shared.units import format_bytes, parse_bytes
@@ -125,7 +126,11 @@ def run_scale(
             process.terminate()  # which a SIGKILL (subprocess.run's) would leave orphaned
             process.communicate(timeout=120)
             raise
-    records = [RunRecord.from_json(line) for line in out.splitlines() if line.startswith("{")]
+    records = []
+    for line in out.splitlines():
+        if line.startswith("{"):
+            with contextlib.suppress(DamagedRecord):  # an engine's own output, not a record
+                records.append(RunRecord.from_json(line))
     if not records:  # refused before any run (bad input, no data): say why and stop here
         raise InputError(f"{engine} at {format_rows(rows)}: {err.strip()[-500:]}")
     return records

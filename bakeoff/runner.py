@@ -20,10 +20,11 @@ import json
 import os
 import platform
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,11 @@ class Limits:
         return {**asdict(self), "memory_cap_bytes": memory_cap()}
 
 
+class DamagedRecord(ValueError):
+    """A run-log line that is not a whole record: torn by a full disk or a kill, not JSON, or
+    a JSON value some other tool put there. Readers skip and count it rather than stop."""
+
+
 @dataclass
 class RunRecord:
     engine: str
@@ -115,9 +121,48 @@ class RunRecord:
     @classmethod
     def from_json(cls, line: str) -> RunRecord:
         """A record from its JSON line; fields this version does not know are ignored, so
-        logs written by older and newer harness versions both read."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in json.loads(line).items() if k in known})
+        logs written by older and newer harness versions both read. A line that is not a
+        record raises :class:`DamagedRecord` (a ValueError), whatever is wrong with it."""
+        try:
+            data = json.loads(line)
+        except (ValueError, RecursionError) as error:
+            raise DamagedRecord(f"not JSON ({error})") from None
+        if not isinstance(data, dict):
+            raise DamagedRecord(f"a JSON {type(data).__name__}, not a record")
+        if missing := [name for name in _REQUIRED_FIELDS if name not in data]:
+            raise DamagedRecord(f"no {', '.join(missing)}")
+        kinds = _field_kinds()
+        if wrong := [k for k, v in data.items() if k in kinds and not isinstance(v, kinds[k])]:
+            raise DamagedRecord(f"{', '.join(wrong)} of the wrong type")
+        return cls(**{k: v for k, v in data.items() if k in kinds})
+
+
+_REQUIRED_FIELDS = [
+    f.name for f in fields(RunRecord) if f.default is MISSING and f.default_factory is MISSING
+]
+_JSON_KINDS: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "int": (int, float),  # a number is a number: 1e6 bytes is a peak, not damage
+    "float": (int, float),
+    "bool": (bool,),
+    "dict": (dict,),
+    "list": (list,),
+    "None": (type(None),),
+}
+
+
+@functools.cache
+def _field_kinds() -> dict[str, tuple[type, ...]]:
+    """Each field's JSON types, from its annotation (``float | None`` -> int, float, None): a
+    line whose fields have other types (a string for a number, a list for a mapping) is
+    foreign, and would fail later, far from its cause."""
+    kinds = {}
+    for spec in fields(RunRecord):
+        accepted: tuple[type, ...] = ()
+        for part in str(spec.type).split("|"):
+            accepted += _JSON_KINDS.get(part.strip().split("[")[0], (object,))
+        kinds[spec.name] = accepted
+    return kinds
 
 
 def first_line(error: BaseException) -> str:
@@ -184,6 +229,8 @@ def dataset_info(dataset: Dataset) -> dict[str, Any]:
         "checksum": dataset.checksum,
         "bytes": dataset.size_bytes,
         "format": dataset.manifest.get("format", {}),  # layout and encodings, for the report
+        # what the check before the run could not prove (object storage: not re-hashed)
+        **({"note": note} if (note := dataset.unverified_note) else {}),
     }
 
 
@@ -437,7 +484,75 @@ def prepare_output(
 
 
 def append_to_log(record: RunRecord, log: Path) -> None:
-    """Append one record as one line; O_APPEND keeps concurrent writers' lines whole."""
+    """Append one record as one line, in one write on an O_APPEND descriptor, so concurrent
+    writers' lines stay whole. A last line left torn (no newline: a full disk, a kill) is ended
+    first, in the same write, so it cannot swallow this record: it stays one damaged line."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "a") as handle:
-        handle.write(record.to_json() + "\n")
+    line = (record.to_json() + "\n").encode()
+    descriptor = os.open(log, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        size = os.fstat(descriptor).st_size
+        if size and os.pread(descriptor, 1, size - 1) != b"\n":
+            line = b"\n" + line
+        written = 0
+        while written < len(line):  # a short write (the disk filled) raises on the next one
+            written += os.write(descriptor, line[written:])
+    finally:
+        os.close(descriptor)
+
+
+DAMAGED_LINES_SHOWN = 10
+
+
+def display_path(path: Path) -> str:
+    """``path`` as a message names it: relative to the working directory when under it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except (ValueError, OSError):
+        return str(path)
+
+
+@dataclass
+class RunLog:
+    """The run log's records and the numbers (from 1) of its lines that were not records, so
+    every reader skips damage the same way and can say how much it skipped."""
+
+    path: Path
+    records: list[RunRecord] = field(default_factory=list)
+    damaged: list[int] = field(default_factory=list)
+
+    def damage_text(self) -> str:
+        """``skipped 2 damaged lines of results/runs.jsonl (lines 5, 9)``; "" when whole."""
+        if not self.damaged:
+            return ""
+        shown = ", ".join(str(n) for n in self.damaged[:DAMAGED_LINES_SHOWN])
+        shown += ", ..." if len(self.damaged) > DAMAGED_LINES_SHOWN else ""
+        noun = "line" if len(self.damaged) == 1 else "lines"
+        return (
+            f"skipped {len(self.damaged)} damaged {noun} of {display_path(self.path)} "
+            f"({noun} {shown})"
+        )
+
+    def warn(self) -> None:
+        """One line on stderr when lines were skipped."""
+        if self.damaged:
+            print(f"bakeoff: {self.damage_text()}", file=sys.stderr)
+
+
+def read_run_log(log: Path, first_line: int = 0) -> RunLog:
+    """Every record of the run log after its first ``first_line`` lines; a damaged line
+    (torn, not UTF-8, not JSON, not a record) is skipped and counted, never a traceback that
+    loses every other record. Blank lines hold nothing and are not counted."""
+    found = RunLog(log)
+    try:
+        data = log.read_bytes()
+    except FileNotFoundError:
+        return found
+    for number, raw in enumerate(data.split(b"\n"), 1):
+        if number <= first_line or not raw.strip():
+            continue
+        try:
+            found.records.append(RunRecord.from_json(raw.decode()))
+        except (DamagedRecord, UnicodeDecodeError):
+            found.damaged.append(number)
+    return found

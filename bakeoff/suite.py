@@ -35,6 +35,7 @@ from bakeoff.runner import (
     default_memory_limit,
     prepare_output,
     provenance,
+    read_run_log,
     run_workload,
 )
 from datagen.cli import locate, usable_dataset
@@ -234,11 +235,7 @@ def _logged_run(engine_name: str, workload: Workload, rows: int) -> RunRecord | 
         return None
     limits = suite_limits(rows).recorded()
     found = None
-    log = paths.run_log()
-    for line in log.read_text().splitlines() if log.exists() else []:
-        if not line.strip():
-            continue
-        record = RunRecord.from_json(line)
+    for record in read_run_log(paths.run_log()).records:  # a damaged line is no record
         if (
             record.engine == engine_name
             and record.workload == workload.name

@@ -15,8 +15,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from datagen import blobs, events, groupby, join, ml, storage, window
-from datagen.dataset import FILE_FORMATS, Dataset, DatasetSpec, parse_rows
+from datagen import blobs, budget, events, groupby, join, ml, storage, window
+from datagen.dataset import FILE_FORMATS, Dataset, DatasetSpec, check_rows, parse_rows
 from datagen.table import OPTIONAL, FilePlan, TableGenerator, refuse_options
 from datagen.writer import Materialized, materialize, materialize_remote, show_progress
 from shared.errors import InputError
@@ -70,6 +70,7 @@ def validate(spec: DatasetSpec, data_dir: Path | str | None = None) -> TableGene
     if generator is None:
         raise InputError(f"unknown table {spec.table!r}; choose one of {', '.join(TABLES)}")
     _require_int("rows", spec.rows, 1)
+    check_rows(spec.rows)  # what the generator can represent
     _require_int("k", spec.k, 1)
     _require_int("rows_per_file", spec.rows_per_file, 1)
     _require_int("seed", spec.seed, 0)
@@ -112,7 +113,8 @@ def generate(
     """:func:`ensure_dataset`, also telling whether the dataset was generated and how fast."""
     root = storage.resolve_root(data_dir)
     generator = validate(spec, root)
-    workers = _resolve_jobs(jobs)
+    # memory and disk, before the lock or the staging directory exists
+    workers = budget.affordable_jobs(generator, spec, root, jobs=_resolve_jobs(jobs), force=force)
     if isinstance(root, str):
         return materialize_remote(
             generator,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -167,8 +168,9 @@ def datagen_command(spec: DatasetSpec, data_dir: Path | str | None = None) -> st
         ),
         "--data-dir": None if data_dir is None or data_dir == storage.data_root() else data_dir,
     }
-    words = ["bakeoff datagen"] + [f"{name} {value}" for name, value in options.items() if value]
-    return " ".join(words + (["--sorted"] if spec.sorted else []))
+    # quoted for a POSIX shell, so the line can be pasted whatever the path holds
+    words = [f"{name} {shlex.quote(str(value))}" for name, value in options.items() if value]
+    return " ".join(["bakeoff datagen", *words, *(["--sorted"] if spec.sorted else [])])
 
 
 def usable_dataset(spec: DatasetSpec, data_dir: Path | str | None = None) -> Dataset:

@@ -6,7 +6,10 @@ the same files, and a finished directory always holds a ``_manifest.json``.
 
 :meth:`Dataset.verify` checks the files against the manifest (every part file there, none
 added, each with its SHA-256) before anything reads them, so an altered file can never become
-a wrong answer blamed on an engine.
+a wrong answer blamed on an engine. Hashing a large dataset takes seconds, so a file is hashed
+again only when its stamp changed: its size, mtime, inode change time (ctime), inode and
+device. The ctime is what catches an edit that kept the size and put the mtime back
+(``touch -r``): no call sets it back, and every write, ``utime`` or ``chmod`` moves it.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ import contextlib
 import hashlib
 import json
 import os
+import time
 from dataclasses import asdict, dataclass
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +28,14 @@ from datagen import storage
 from shared.errors import InputError
 
 MANIFEST_NAME = "_manifest.json"
-# Each file's size and mtime when its SHA-256 last matched the manifest: a later check hashes
-# only the files whose stamp changed (``verify(full=True)`` hashes every file).
+# Each file's stamp (see ``_stamp``) when its SHA-256 last matched the manifest: a later check
+# hashes only the files whose stamp changed (``verify(full=True)`` hashes every file).
 STAMP_NAME = "_verified.json"
+# An object's modification time is kept to the second by S3, on another machine's clock: one
+# changed less than this long before a check is not stamped (see ``Dataset._clock``).
+REMOTE_TICK_NS = 2 * 10**9
+# Row positions, offsets and ids are int64 (the window and events ids run 1 ... N).
+MAX_ROWS = 2**63 - 1
 TINY_ROWS = 10_000
 NAMED_SCALES = {"tiny": TINY_ROWS}
 FILE_FORMATS = ("parquet", "csv")
@@ -35,21 +45,54 @@ BASE_DEFAULTS: dict[str, float] = {"null_pct": 0.0, "dup_pct": 0.0}
 
 
 def parse_rows(text: str | int) -> int:
-    """Accept ``10000``, ``1e7``, ``2.5e6`` or a named scale (``tiny``); reject non-integers."""
+    """Accept ``10000``, ``1e7``, ``2.5e6`` or a named scale (``tiny``); reject anything else
+    (``nan``, ``inf``, ``1e400``, fractions) with one line. A count below 1 is returned, for
+    the caller's own check (``datagen.validate``: "rows must be at least 1").
+
+    Parsed as a decimal, so ``1e19`` is exactly 10**19 (a float would round) and a number too
+    large for the generator is refused before it becomes an int of a thousand digits.
+    """
     if isinstance(text, int):
         return text
     key = str(text).strip().lower()
     if key in NAMED_SCALES:
         return NAMED_SCALES[key]
     try:
-        value = float(key) if any(c in key for c in ".e") else int(key)
-    except ValueError:
+        value = Decimal(key)
+    except InvalidOperation:
+        value = _beyond_decimal(key)
+    if not value.is_finite():
         raise ValueError(
             f"rows must be a number like 1e7 or one of {sorted(NAMED_SCALES)}, not {text!r}"
-        ) from None
-    if value != int(value):
+        )
+    if abs(value) > MAX_ROWS:  # before it becomes an int of any number of digits
+        check_rows(value, repr(text))
+    if value != value.to_integral_value():
         raise ValueError(f"rows must be a whole number, not {text!r}")
     return int(value)
+
+
+def _beyond_decimal(key: str) -> Decimal:
+    """A number whose exponent no decimal holds (``1e99999999999999999999``) as one past the
+    bound on its side; anything else that is not a number as NaN."""
+    try:
+        number = float(key)
+    except ValueError:
+        return Decimal("nan")
+    return Decimal(MAX_ROWS + 1) if number > 0 else Decimal(0)
+
+
+def check_rows(rows: int | Decimal, shown: str | None = None) -> None:
+    """Raise :class:`InputError` for a row count outside 1 ... :data:`MAX_ROWS` (``shown``: the
+    count as the user wrote it)."""
+    shown = shown or f"{rows:,}"
+    if rows < 1:
+        raise InputError(f"rows must be at least 1, not {shown}")
+    if rows > MAX_ROWS:
+        raise InputError(
+            f"rows must be at most {MAX_ROWS:,} (2**63 - 1: the generator's row numbers and ids "
+            f"are int64), not {shown}"
+        )
 
 
 def format_rows(rows: int) -> str:
@@ -134,6 +177,19 @@ class DatasetError(InputError):
     """A dataset directory that is not the complete, unaltered dataset its manifest names."""
 
 
+def _stamp(status: os.stat_result) -> list[int]:
+    """What must not have moved since a file's last good hash for that hash to stand: its
+    size and mtime, its inode change time (set by the kernel on every write, ``utime`` and
+    ``chmod``, and by no call to a chosen value), inode and device (another file moved in)."""
+    return [
+        status.st_size,
+        status.st_mtime_ns,
+        status.st_ctime_ns,
+        status.st_ino,
+        status.st_dev,
+    ]
+
+
 def _file_sha256(path: Path) -> str:
     with path.open("rb") as stream:
         return hashlib.file_digest(stream, "sha256").hexdigest()
@@ -202,31 +258,54 @@ class Dataset:
         """The part files' extension: ``.parquet`` or ``.csv``."""
         return f".{self.file_format}"
 
-    def _present(self) -> dict[str, tuple[int, int]]:
-        """The part files there now, by path: (size, modification time in ns)."""
+    def _present(self) -> dict[str, list[int]]:
+        """The part files there now, by path: their stamps, the size first (:func:`_stamp`; an
+        object's is its size and modification time, all a listing gives)."""
         if self.url is not None:
             found = storage.listing(self.url)
-            return {name: stamp for name, stamp in found.items() if name.endswith(self.suffix)}
-        present = {}
-        for path in self.path.rglob(f"*{self.suffix}"):
-            status = path.stat()
-            present[str(path.relative_to(self.path))] = (status.st_size, status.st_mtime_ns)
-        return present
+            return {
+                name: list(stamp) for name, stamp in found.items() if name.endswith(self.suffix)
+            }
+        return {
+            str(path.relative_to(self.path)): _stamp(path.stat())
+            for path in self.path.rglob(f"*{self.suffix}")
+        }
 
     def _sha256(self, name: str) -> str:
         if self.url is not None:
             return storage.sha256(self.locate(name))
         return _file_sha256(self.path / name)
 
+    @property
+    def unverified_note(self) -> str | None:
+        """What the check before a run cannot prove, for the run's record (None: nothing).
+
+        A local file is hashed again whenever its ctime moves, which any write does. An object
+        in object storage is hashed again when its size or modification time changes; S3 sets
+        that time at every write, but nothing here can tell whether a given S3-compatible store
+        does (one backed by a filesystem may take a settable mtime), and hashing means reading
+        every object again, so its content is not re-verified before each run.
+        """
+        if self.url is None:
+            return None
+        return (
+            "dataset not re-verified: objects in object storage are compared by name, size and "
+            "modification time before a run, not hashed again (`bakeoff datagen --verify` "
+            "hashes them)"
+        )
+
     def verify(self, *, full: bool = False) -> int:
         """Raise :class:`DatasetError` unless the part files are exactly the manifest's.
 
         Every listed file must exist with its size and SHA-256, and no other part file may
         be under the directory (engines read them by glob). Hashing reads the whole dataset
-        (about a second per GB), so a file whose size and mtime still match the stamp of its
-        last good hash is not hashed again unless ``full``. Returns the number of files hashed.
+        (about a second per GB), so a file whose stamp (size, mtime, ctime, inode, device)
+        still matches the one taken at its last good hash is not hashed again unless
+        ``full``; a file whose stamp moved and whose hash still matches (a copied dataset, a
+        ``chmod``) is stamped again. Returns the number of files hashed.
         """
         listed = {entry["path"]: entry for entry in self.manifest["files"]}
+        clock = self._clock()  # before anything is looked at
         present = self._present()
         if added := sorted(set(present) - set(listed)):
             raise DatasetError(
@@ -239,11 +318,10 @@ class Dataset:
         fresh: dict[str, list[int]] = {}
         hashed = 0
         for name, entry in listed.items():
-            size, _ = present[name]
-            stamp = list(present[name])
-            if size != int(entry["bytes"]):
+            stamp = present[name]
+            if stamp[0] != int(entry["bytes"]):
                 raise DatasetError(
-                    f"{self.locate(name)} has {size} bytes, its manifest says "
+                    f"{self.locate(name)} has {stamp[0]} bytes, its manifest says "
                     f"{entry['bytes']} (truncated or altered)"
                 )
             if stamps.get(name) != stamp:
@@ -252,10 +330,33 @@ class Dataset:
                     raise DatasetError(
                         f"{self.locate(name)} does not match its manifest's SHA-256 (altered)"
                     )
-            fresh[name] = stamp
-        if hashed:
+            if max(stamp[1:3]) < clock:  # changed before this check began: settled
+                fresh[name] = stamp
+        if fresh != stamps:
             self._write_stamps(fresh)
         return hashed
+
+    def _clock(self) -> int:
+        """Now, on the clock that times the files' changes, in ns.
+
+        A file whose last change is not older than this is not stamped, so it is hashed again
+        next time (as git re-checks "racily clean" entries): a second change within the same
+        tick of that clock would leave its ctime, and so its stamp, as it was. Locally the
+        clock is the filesystem's, read by touching a file in the dataset's directory (at the
+        filesystem's own granularity, on an NFS server's own clock); an object's time comes
+        from the store, to the second.
+        """
+        if self.url is None:
+            probe = self.path / f".{STAMP_NAME}.{os.getpid()}.clock"
+            try:
+                probe.touch()
+                return probe.stat().st_mtime_ns
+            except OSError:  # a read-only dataset: stamps are not kept anyway
+                pass
+            finally:
+                with contextlib.suppress(OSError):
+                    probe.unlink(missing_ok=True)
+        return time.time_ns() - REMOTE_TICK_NS
 
     def _stamps(self) -> dict[str, list[int]]:
         try:

@@ -76,6 +76,7 @@ DICTIONARY_MAX_VALUES = 1 << 15
 V1_MAX = 5
 V2_MAX = 15
 V3_STEPS = SIX_DECIMAL_STEPS  # v3 = an integer in [0, V3_STEPS] / 1e6: exactly 6 decimals
+INT32_MAX = 2**31 - 1  # the most distinct values an int32 id column (id4, id5, id6) holds
 
 
 @dataclass(frozen=True)
@@ -473,6 +474,13 @@ class GroupByTable:
     def validate(self, spec: DatasetSpec) -> None:
         if spec.k > spec.rows:
             raise InputError(f"k ({spec.k}) must not exceed rows ({spec.rows})")
+        per_group = max(1, spec.rows // spec.k)
+        if max(spec.k, per_group) > INT32_MAX:
+            raise InputError(
+                f"the groupby ids id4, id5 (K values) and id6 (N/K) are int32, at most "
+                f"{INT32_MAX:,}, not K = {spec.k:,} and N/K = {per_group:,}: "
+                + ("use a smaller --k" if spec.k > INT32_MAX else "use fewer rows or a larger --k")
+            )
         if spec.partition_by is not None and spec.partition_by not in PARTITION_COLUMNS:
             raise InputError(
                 f"cannot partition {self.name} by {spec.partition_by!r}; "

@@ -19,13 +19,18 @@ import functools
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from shared.errors import InputError
 
 SCHEMES = ("s3://",)
+# Characters that a glob pattern takes as operators: engines read a table as ``<dir>/*.parquet``
+# (DuckDB, Polars, DataFusion, Dask: ``* ? [ ]``; Spark's Hadoop globs also ``{ }``), each
+# escaping them differently if at all, so a data directory holding one is refused up front.
+GLOB_CHARACTERS = "*?[]{}"
 REMOTE_HOME = "_remote"  # under the local data directory: what is kept beside remote datasets
 _READ_BYTES = 8 * 1024**2
+Root = TypeVar("Root", Path, str)
 
 
 def is_remote(location: object) -> bool:
@@ -39,15 +44,16 @@ def resolve_root(data_dir: str | Path | None) -> Path | str:
     if data_dir is None:
         return data_root()
     if isinstance(data_dir, str) and "://" in data_dir:
-        return parse_root(data_dir)
-    return Path(data_dir).resolve()
+        return plain_root(parse_root(data_dir), "--data-dir")
+    return plain_root(Path(data_dir).resolve(), "--data-dir")
 
 
 def data_root() -> Path | str:
     """Where datasets are (``BAKEOFF_DATA_DIR``, default ``data/``): a local directory,
     resolved, or an ``s3://bucket/prefix``, normalized."""
     text = os.environ.get("BAKEOFF_DATA_DIR") or "data"
-    return parse_root(text) if is_remote(text) else Path(text).resolve()
+    root = parse_root(text) if is_remote(text) else Path(text).resolve()
+    return plain_root(root, "BAKEOFF_DATA_DIR")
 
 
 def data_dir() -> Path:
@@ -55,8 +61,22 @@ def data_dir() -> Path:
     one that holds what is kept beside them here (``BAKEOFF_LOCAL_DATA_DIR``, default
     ``data/``: references, stamps, spill space)."""
     root = data_root()
-    local = os.environ.get("BAKEOFF_LOCAL_DATA_DIR") or "data"
-    return root if isinstance(root, Path) else Path(local).resolve()
+    if isinstance(root, Path):
+        return root
+    local = Path(os.environ.get("BAKEOFF_LOCAL_DATA_DIR") or "data").resolve()
+    return plain_root(local, "BAKEOFF_LOCAL_DATA_DIR")
+
+
+def plain_root(root: Root, source: str) -> Root:
+    """``root``, unless it holds a glob character (:data:`GLOB_CHARACTERS`): then a one-line
+    error naming where it came from (``source``), rather than engines that read no files."""
+    if found := [c for c in GLOB_CHARACTERS if c in str(root)]:
+        raise InputError(
+            f"data directory {str(root)!r} ({source}) contains {' '.join(found)}, which the "
+            f"engines take as a glob pattern when they read its files: use a path without any "
+            f"of {' '.join(GLOB_CHARACTERS)}"
+        )
+    return root
 
 
 def parse_root(text: str) -> str:

@@ -20,8 +20,10 @@ from bakeoff.cli import main
 from bakeoff.engines import is_installed
 from bakeoff.reference import METADATA_KEY, reference_answer, reference_path
 from bakeoff.suite import SCALES_VARIABLE, WORKLOADS_VARIABLE
-from datagen import ensure_dataset
+from datagen import TABLES, ensure_dataset
+from datagen.budget import disk_bytes
 from datagen.dataset import MANIFEST_NAME, Dataset, DatasetSpec
+from shared.units import format_bytes
 from workloads import get_workload
 
 SPEC = DatasetSpec(rows=2_000, rows_per_file=500)  # four part files
@@ -287,14 +289,26 @@ def small_disk(tmp_path):
         subprocess.run(["umount", str(mount)], check=True)
 
 
-def test_a_full_disk_during_generation_is_one_line_and_leaves_nothing(small_disk):
+def test_a_dataset_larger_than_the_disk_is_refused_before_anything_is_written(small_disk):
     done = bakeoff(
         *("datagen", "--rows", "1e5", "--rows-per-file", "2e4", "--jobs", "2"),
         *("--data-dir", str(small_disk / "data"), "--no-progress"),
     )
+    needed = format_bytes(disk_bytes(TABLES["groupby"], DatasetSpec(rows=100_000)))
+    assert_refused(done, f"need about {needed} of disk", "1.0 MiB free", "--data-dir on a larger")
+    assert not (small_disk / "data").exists()  # no lock, no staging directory
+
+
+def test_a_full_disk_during_generation_is_one_line_and_leaves_nothing(small_disk):
+    """A dataset that outgrows its estimate (400 files of 50 rows: footers the estimate per
+    row leaves out) still ends in one line, with nothing of it left but the lock."""
+    done = bakeoff(
+        *("datagen", "--rows", "2e4", "--rows-per-file", "50", "--jobs", "2"),
+        *("--data-dir", str(small_disk / "data"), "--no-progress"),
+    )
     assert_refused(done, "No space left on device", "--data-dir", code=1)
     assert [p.name for p in (small_disk / "data").iterdir()] == [
-        ".groupby_1e5_k1e2_na0_sorted0_seed0_rpf2e4.lock"
+        ".groupby_2e4_k1e2_na0_sorted0_seed0_rpf5e1.lock"
     ]
 
 

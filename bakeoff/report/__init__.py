@@ -4,7 +4,9 @@ Reads every asv result in ``results/asv`` (every machine, commit, engine environ
 scale) and the run log into one tidy table (``results.csv``), and writes ``report.html`` (one
 self-contained page: the verdict, charts, every table, provenance), ``report.md`` (the same
 without images, for pull requests) and ``summary.md`` (for the README, see frontpage). Cells
-without a number say why and are never drawn as zero.
+without a number say why and are never drawn as zero. Damaged inputs (a torn run-log line, an
+unreadable asv file) are skipped and said, on stderr and on the page, never a traceback; every
+file is replaced whole (bakeoff.atomic), so a full disk leaves the previous report intact.
 """
 
 from __future__ import annotations
@@ -13,29 +15,46 @@ import argparse
 import json
 from pathlib import Path
 
-from bakeoff import paths
+from bakeoff import atomic, paths
 from bakeoff.frontier import frontier
 from bakeoff.redact import redact_text
 from bakeoff.report import charts, frontpage, sections, summary
 from bakeoff.report.asvlog import read_reasons
 from bakeoff.report.page import Block, Heading, Section, Text, to_html, to_markdown
-from bakeoff.report.table import Row, collect, read_log, write_csv
+from bakeoff.report.table import Row, gather, write_csv
+from bakeoff.runner import RunRecord, display_path
 
 DEFAULT_AB_FACTOR = 1.1
 TITLE = "bakeoff report"
 
 
-def machines(asv_results: Path) -> list[dict[str, str]]:
-    """asv's facts about every machine that has results (CPU, cores, RAM, OS)."""
+def machines(asv_results: Path, damage: list[str] | None = None) -> list[dict[str, str]]:
+    """asv's facts about every machine that has results (CPU, cores, RAM, OS). An unreadable
+    machine file leaves that machine's facts out and adds a line to ``damage``: they describe
+    the results, which are all still there and worth the report."""
     found = []
     for path in sorted(asv_results.glob("*/machine.json")):
-        facts = json.loads(path.read_text())
+        try:
+            facts = json.loads(path.read_text())
+            if not isinstance(facts, dict):
+                raise ValueError(f"a JSON {type(facts).__name__}, not asv's machine facts")
+        except (OSError, ValueError) as error:
+            if damage is not None:
+                damage.append(
+                    f"asv's machine file {display_path(path)} is unreadable ({error}); the "
+                    f"report leaves out the facts of machine {path.parent.name} (cpu, cores, "
+                    "memory); `asv machine --yes` on that machine writes them again"
+                )
+            continue
         found.append({key: str(value) for key, value in facts.items()})
     return found
 
 
-def introduction(rows: list[Row], cells: dict[summary.Key, Row]) -> list[Block]:
+def introduction(
+    rows: list[Row], cells: dict[summary.Key, Row], damage: list[str] | None = None
+) -> list[Block]:
     commits = sorted({row.commit[:12] for row in cells.values()}) or ["none"]
+    said = [Text(f"Damaged input: {line}.") for line in damage or []]
     return [
         Heading(TITLE, 1),
         Text(
@@ -46,16 +65,23 @@ def introduction(rows: list[Row], cells: dict[summary.Key, Row]) -> list[Block]:
             "with no number says why: out of memory, timeout, error, wrong answer, unsupported, "
             "or asv failed (asv ran the benchmark and it failed, with asv's reason)."
         ),
+        *said,
     ]
 
 
 def build(
-    rows: list[Row], results: Path, asv_results: Path, ab_factor: float, data_dirs: list[Path]
+    rows: list[Row],
+    results: Path,
+    records: list[RunRecord],
+    found_machines: list[dict[str, str]],
+    ab_factor: float,
+    data_dirs: list[Path],
+    damage: list[str] | None = None,
 ) -> list[Block]:
     cells = summary.current(rows)
-    frontier_cells = frontier(read_log(results / paths.run_log().name))
+    frontier_cells = frontier(records)
     style = charts.styles(summary.labels_of(cells))
-    blocks = introduction(rows, cells)
+    blocks = introduction(rows, cells, damage)
     if not cells:
         blocks.append(Text("asv has no results here yet: run `make bench`."))
     else:
@@ -70,7 +96,7 @@ def build(
     blocks += sections.fault_tolerance_section(rows)
     blocks += sections.frontier_section(frontier_cells)
     blocks += sections.provenance_section(rows, data_dirs)
-    blocks += sections.machine_section(machines(asv_results))
+    blocks += sections.machine_section(found_machines)
     blocks += sections.all_rows_section(rows)
     return blocks
 
@@ -81,22 +107,30 @@ def write_report(
     ab_factor: float = DEFAULT_AB_FACTOR,
     data_dirs: list[Path] | None = None,
 ) -> Path:
-    """Write results.csv, report.html, report.md, summary.md and the charts into ``results``;
-    return the page."""
+    """Write results.csv, report.html, report.md, summary.md and the charts into ``results``,
+    each replaced whole or not at all; return the page. Damaged inputs are said once each on
+    stderr and on the page."""
     asv_results = asv_results or results / "asv"
-    rows = collect(asv_results, results / paths.run_log().name, read_reasons(results))
+    collected = gather(asv_results, results / paths.run_log().name, read_reasons(results))
+    found_machines = machines(asv_results, collected.damage)
+    collected.warn()
+    rows = collected.rows
     write_csv(rows, results / "results.csv")
-    blocks = build(rows, results, asv_results, ab_factor, data_dirs or [paths.data_dir()])
+    blocks = build(
+        rows,
+        results,
+        collected.records,
+        found_machines,
+        ab_factor,
+        data_dirs or [paths.data_dir()],
+        collected.damage,
+    )
     cells = summary.current(rows)
     if cells:
-        front = frontpage.summary_markdown(
-            cells, frontier(read_log(results / paths.run_log().name)), machines(asv_results)
-        )
-        (results / frontpage.SUMMARY_NAME).write_text(redact_text(front))
-    (results / "report.md").write_text(to_markdown([b for b in blocks if _in_markdown(b)]))
-    page = results / "report.html"
-    page.write_text(to_html(blocks, TITLE))
-    return page
+        front = frontpage.summary_markdown(cells, frontier(collected.records), found_machines)
+        atomic.write_text(results / frontpage.SUMMARY_NAME, redact_text(front))
+    atomic.write_text(results / "report.md", to_markdown([b for b in blocks if _in_markdown(b)]))
+    return atomic.write_text(results / "report.html", to_html(blocks, TITLE))
 
 
 def _in_markdown(block: Block) -> bool:

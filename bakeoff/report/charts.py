@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bakeoff import atomic
 from bakeoff.report import summary
 from bakeoff.report.summary import Key
 from bakeoff.report.table import FAILURE_LABELS, Row
@@ -92,9 +93,13 @@ def _log_axis(axis: Any, which: str) -> None:
 
 
 def _save(figure: Any, path: Path) -> Path:
+    """The chart as a PNG that replaces ``path`` whole (a full disk keeps the old one)."""
     figure.tight_layout()
-    figure.savefig(path, dpi=DPI)
-    _pyplot().close(figure)
+    try:
+        with atomic.replacing(path, "wb") as handle:
+            figure.savefig(handle, dpi=DPI, format="png")
+    finally:
+        _pyplot().close(figure)
     return path
 
 

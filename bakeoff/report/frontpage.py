@@ -12,6 +12,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+from bakeoff import atomic
 from bakeoff.engines import ENGINE_NAMES
 from bakeoff.report import sections, summary, verdict
 from bakeoff.report.page import Table, to_markdown
@@ -163,7 +164,8 @@ def readme_section(readme_text: str) -> str | None:
 
 def write_readme(summary_path: Path, readme: Path = README) -> Path:
     """Put ``summary_path`` between the README's markers; the first time, add the section
-    (title and markers) before the README's first second-level heading."""
+    (title and markers) before the README's first second-level heading. The README is
+    replaced whole, so a full disk cannot leave it cut short."""
     text = readme.read_text()
     body = summary_path.read_text().strip("\n") + "\n"
     if readme_section(text) is not None:
@@ -174,5 +176,4 @@ def write_readme(summary_path: Path, readme: Path = README) -> Path:
         block = f"{SECTION_TITLE}\n\n{START}\n{body}{END}\n\n"
         at = text.find("\n## ")
         text = text + "\n" + block if at < 0 else text[: at + 1] + block + text[at + 1 :]
-    readme.write_text(text)
-    return readme
+    return atomic.write_text(readme, text)

@@ -16,14 +16,18 @@ import datetime as dt
 import itertools
 import json
 import math
+import os
+import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from bakeoff import atomic
 from bakeoff.engines import ENGINE_NAMES
 from bakeoff.report.asvlog import Reasons, reason_for
-from bakeoff.runner import RunRecord
+from bakeoff.runner import RunRecord, display_path, read_run_log
 from bakeoff.suite import ENGINE_VARIABLE
 from workloads import Unsupported, all_workloads, implementation
 
@@ -126,10 +130,11 @@ def _iso(epoch_ms: float) -> str:
 
 def read_log(log: Path) -> list[RunRecord]:
     """Every record of the run log; fields this version does not know are ignored, so logs
-    written by older and newer harness versions both read."""
-    if not log.exists():
-        return []
-    return [RunRecord.from_json(line) for line in log.read_text().splitlines() if line.strip()]
+    written by older and newer harness versions both read. Damaged lines are skipped, and
+    counted in one line on stderr."""
+    run_log = read_run_log(log)
+    run_log.warn()
+    return run_log.records
 
 
 def family_of(workload: str) -> str:
@@ -252,48 +257,166 @@ def _asv_status(row: Row, measured: _Measured, record: RunRecord | None, reason:
         row.detail = why or "setup said this environment cannot run it"
 
 
-def asv_rows(asv_results: Path, index: _RecordIndex, reasons: Reasons) -> list[Row]:
-    """Every engine cell of every asv result file (every machine, commit and environment)."""
-    from asv.results import iter_results
+ASV_SKIP_FILES = ("machine.json", "benchmarks.json")  # asv's files that hold no results
+_ENGINE_IN_ENV = re.compile(rf"-{ENGINE_VARIABLE}(?P<engine>[^-_][^-]*)")
+_PINNED_IN_ENV = re.compile(rf"-{VERSION_VARIABLE}(?P<pinned>[^-]+)")
+
+
+@dataclass
+class _Unreadable:
+    """An asv result file that could not be read, and why."""
+
+    path: Path
+    reason: str
+
+
+def _asv_result_paths(asv_results: Path) -> list[Path]:
+    """Every asv result file: ``<machine>/<commit>-<environment>.json``."""
+    if not asv_results.is_dir():
+        return []
+    return [p for p in sorted(asv_results.glob("*/*.json")) if p.name not in ASV_SKIP_FILES]
+
+
+def _error_text(error: BaseException, path: Path) -> str:
+    """The error's first line, without the file's path: the message names the file already
+    (asv's say "Error parsing JSON in file '/abs/path': ...")."""
+    lines = str(error).strip().splitlines()
+    text = lines[0] if lines else type(error).__name__
+    where = os.path.abspath(path)
+    text = re.sub(rf"\s*(?:in )?(?:results )?file '{re.escape(where)}'", "", text)
+    return text.replace(where, path.name)
+
+
+def _result_rows(result: Any, index: _RecordIndex, reasons: Reasons) -> list[Row]:
+    """The engine cells of one asv result file; an error in its content raises before any
+    cell is kept, so a damaged file gives none of its own."""
+    engine = result.env_vars.get(ENGINE_VARIABLE, "")
+    if engine not in ENGINE_NAMES:
+        return []
+    pinned = result.env_vars.get(VERSION_VARIABLE, "")
+    cells: dict[tuple[str, int], Row] = {}
+    for benchmark, kind, workload, scale, measured in sorted(
+        _asv_values(result), key=lambda item: item[1] != TIME_KEY
+    ):
+        record = index.during(engine, workload, scale, result.commit_hash, measured)
+        row = cells.get((workload, scale))
+        if row is None:
+            row = cells[workload, scale] = Row(
+                source=ASV,
+                engine=engine,
+                engine_version=pinned or "unknown",
+                pinned=pinned,
+                environment=result.env_name,
+                family=family_of(workload),
+                workload=workload,
+                rows=scale,
+                machine=result.params.get("machine", ""),
+                commit=result.commit_hash,
+                date=_iso(measured.started * 1000),
+                status="not run",
+                python=result.params.get("python", ""),
+            )
+        if kind == TIME_KEY:
+            _with_record(row, record)
+            reason = reason_for(
+                reasons, result.commit_hash, result.env_name, benchmark, workload, scale
+            )
+            _asv_status(row, measured, record, reason)
+            row.timeline = record.memory_timeline if record is not None else []
+        elif _finite(measured.value) and row.status == "ok":
+            row.peak_bytes = float(measured.value)
+    return list(cells.values())
+
+
+def _unreadable_rows(file: _Unreadable, read: list[Row], index: _RecordIndex) -> list[Row]:
+    """An unreadable result file's cells, as asv failed with the file named: the cells the
+    other environments of its machine and commit have, and those the run log says asv ran in
+    its environment. Never dropped: a missing engine would read as a ranking without it."""
+    commit_prefix, _, environment = file.path.stem.partition("-")
+    engine_found = _ENGINE_IN_ENV.search(environment)
+    if engine_found is None or engine_found["engine"] not in ENGINE_NAMES:
+        return []
+    engine, machine = engine_found["engine"], file.path.parent.name
+    pinned_found = _PINNED_IN_ENV.search(environment)
+    pinned = pinned_found["pinned"] if pinned_found else ""
+    # (workload, rows) -> (date, full commit) of that cell in the same run
+    found: dict[tuple[str, int], tuple[str, str]] = {}
+    for row in read:
+        if row.machine == machine and row.commit.startswith(commit_prefix):
+            found[row.workload, row.rows] = max(
+                found.get((row.workload, row.rows), ("", "")), (row.date, row.commit)
+            )
+    # The validated runs asv made there: named by their environment, or (in logs older than
+    # that) by engine, version and commit; they give the cells' version and provenance.
+    records: dict[tuple[str, int], RunRecord] = {}
+    for record in sorted(index.records, key=lambda r: r.started_at):
+        commit = record.provenance.get("harness_commit", "")
+        made_in = record.provenance.get(ASV_ENV_KEY) or None
+        same_engine = record.engine == engine and record.version == (pinned or record.version)
+        if not commit.startswith(commit_prefix) or made_in not in (environment, None):
+            continue
+        if made_in == environment:
+            found.setdefault((record.workload, record.rows), (record.started_at, commit))
+        if made_in == environment or same_engine:
+            records[record.workload, record.rows] = record
+    rows = []
+    for (workload, scale), (date, commit) in sorted(found.items()):
+        row = Row(
+            source=ASV,
+            engine=engine,
+            engine_version=pinned or "unknown",
+            pinned=pinned,
+            environment=environment,
+            family=family_of(workload),
+            workload=workload,
+            rows=scale,
+            machine=machine,
+            commit=commit,
+            date=date,
+            status=ASV_FAILED,
+            detail=f"asv's result file {file.path.name} is unreadable: {file.reason}",
+        )
+        _with_record(row, records.get((workload, scale)))
+        rows.append(row)
+    return rows
+
+
+def _unreadable_text(file: _Unreadable, rows: list[Row]) -> str:
+    """One line for the warning and the page."""
+    shown = display_path(file.path)
+    if not rows:
+        return (
+            f"asv's result file {shown} is unreadable ({file.reason}); none of its cells is known"
+        )
+    noun = "cell is" if len(rows) == 1 else "cells are"
+    return (
+        f"asv's result file {shown} is unreadable ({file.reason}); its {len(rows)} {noun} shown "
+        f"as {ASV_FAILED}"
+    )
+
+
+def asv_rows(
+    asv_results: Path, index: _RecordIndex, reasons: Reasons, damage: list[str] | None = None
+) -> list[Row]:
+    """Every engine cell of every asv result file (every machine, commit and environment);
+    a file that cannot be read gives its cells as asv failed, and a line in ``damage``."""
+    from asv.results import Results
 
     rows: list[Row] = []
-    for result in iter_results(str(asv_results)) if asv_results.exists() else []:
-        engine = result.env_vars.get(ENGINE_VARIABLE, "")
-        if engine not in ENGINE_NAMES:
-            continue
-        pinned = result.env_vars.get(VERSION_VARIABLE, "")
-        cells: dict[tuple[str, int], Row] = {}
-        for benchmark, kind, workload, scale, measured in sorted(
-            _asv_values(result), key=lambda item: item[1] != TIME_KEY
-        ):
-            record = index.during(engine, workload, scale, result.commit_hash, measured)
-            row = cells.get((workload, scale))
-            if row is None:
-                row = cells[workload, scale] = Row(
-                    source=ASV,
-                    engine=engine,
-                    engine_version=pinned or "unknown",
-                    pinned=pinned,
-                    environment=result.env_name,
-                    family=family_of(workload),
-                    workload=workload,
-                    rows=scale,
-                    machine=result.params.get("machine", ""),
-                    commit=result.commit_hash,
-                    date=_iso(measured.started * 1000),
-                    status="not run",
-                    python=result.params.get("python", ""),
-                )
-            if kind == TIME_KEY:
-                _with_record(row, record)
-                reason = reason_for(
-                    reasons, result.commit_hash, result.env_name, benchmark, workload, scale
-                )
-                _asv_status(row, measured, record, reason)
-                row.timeline = record.memory_timeline if record is not None else []
-            elif _finite(measured.value) and row.status == "ok":
-                row.peak_bytes = float(measured.value)
-        rows.extend(cells.values())
+    unreadable: list[_Unreadable] = []
+    for path in _asv_result_paths(asv_results):
+        # asv's own iter_results drops a file it cannot read with a log line, which would
+        # take the engine out of the ranking unseen; any damage (bad JSON, missing keys,
+        # foreign shapes) makes the file's cells asv failed instead.
+        try:
+            rows += _result_rows(Results.load(str(path)), index, reasons)
+        except Exception as error:
+            unreadable.append(_Unreadable(path, _error_text(error, path)))
+    for file in unreadable:
+        failed = _unreadable_rows(file, rows, index)
+        rows += failed
+        if damage is not None:
+            damage.append(_unreadable_text(file, failed))
     return rows
 
 
@@ -336,11 +459,35 @@ def single_run_rows(records: list[RunRecord]) -> list[Row]:
     return rows
 
 
+@dataclass
+class Collected:
+    """The whole table, the run log's records, and one sentence per damaged input (skipped
+    run-log lines, unreadable asv files), which the report says on stderr and on the page."""
+
+    rows: list[Row]
+    records: list[RunRecord]
+    damage: list[str]
+
+    def warn(self) -> None:
+        for line in self.damage:
+            print(f"bakeoff: {line}", file=sys.stderr)
+
+
+def gather(asv_results: Path, log: Path, reasons: Reasons | None = None) -> Collected:
+    """The whole table: asv's cells first, then the single runs no asv cell accounts for;
+    damaged inputs are skipped and listed, never a traceback and never silent."""
+    run_log = read_run_log(log)
+    damage = [run_log.damage_text()] if run_log.damaged else []
+    index = _RecordIndex(run_log.records)
+    rows = asv_rows(asv_results, index, reasons or {}, damage)
+    return Collected(rows + single_run_rows(index.unused()), run_log.records, damage)
+
+
 def collect(asv_results: Path, log: Path, reasons: Reasons | None = None) -> list[Row]:
-    """The whole table: asv's cells first, then the single runs no asv cell accounts for."""
-    index = _RecordIndex(read_log(log))
-    rows = asv_rows(asv_results, index, reasons or {})
-    return rows + single_run_rows(index.unused())
+    """:func:`gather`'s table, its damage said on stderr."""
+    collected = gather(asv_results, log, reasons)
+    collected.warn()
+    return collected.rows
 
 
 def write_csv(rows: list[Row], path: Path) -> Path:
@@ -348,7 +495,7 @@ def write_csv(rows: list[Row], path: Path) -> Path:
 
     from bakeoff.redact import redact
 
-    with open(path, "w", newline="") as handle:
+    with atomic.replacing(path, newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
         writer.writeheader()
         for row in rows:
