@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 from bakeoff import atomic, paths
+from bakeoff.commands import factor_option
 from bakeoff.frontier import frontier
 from bakeoff.redact import redact_text
 from bakeoff.report import charts, frontpage, sections, summary
@@ -158,7 +159,7 @@ def configure(sub: argparse._SubParsersAction) -> None:
     report.add_argument("--asv-results", default=None, help="asv results directory")
     report.add_argument(
         "--ab-factor",
-        type=float,
+        type=factor_option,
         default=DEFAULT_AB_FACTOR,
         help="A/B: flag a version slower or larger than this factor (default %(default)s)",
     )
