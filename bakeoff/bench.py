@@ -52,6 +52,7 @@ from bakeoff.suite import (
 from datagen.cli import usable_dataset
 from datagen.dataset import DatasetSpec
 from shared.errors import InputError
+from shared.lifetime import die_with_parent
 from workloads import Workload
 
 VERSION_VARIABLE = "BAKEOFF_ENGINE_VERSION"
@@ -207,6 +208,7 @@ def asv(
         subprocess.Popen(
             command,
             env=env,
+            preexec_fn=die_with_parent,  # a bench killed with -9 takes asv along
             stdout=subprocess.DEVNULL if quiet else subprocess.PIPE,
             stderr=None if quiet else subprocess.STDOUT,
             text=True,

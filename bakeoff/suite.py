@@ -41,6 +41,7 @@ from bakeoff.runner import (
 from datagen.cli import locate, usable_dataset
 from datagen.dataset import Dataset, DatasetSpec, parse_rows
 from shared.errors import InputError
+from shared.lifetime import watch_parent
 from shared.units import positive_number
 from workloads import Unsupported, Workload, get_workload, implementation, select_workloads
 
@@ -136,6 +137,7 @@ class PreparedWorkload:
 
     def __init__(self, workload_name: str, rows: int) -> None:
         engine_name, self.workload = check_cell(workload_name)
+        watch_parent()  # asv's benchmark process: if asv dies, so do it and its engine
         self.query = implementation(engine_name, self.workload)
         self.dataset = usable_dataset(
             DatasetSpec(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,12 +20,24 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
+import psutil
+
 from bakeoff.engines import EngineOptions, create_engine
 from bakeoff.runner import EXIT_ABORTED, Limits, RunRecord, Status, new_record
 from datagen.dataset import Dataset
 from workloads.spec import Workload
 
 STARTUP_ALLOWANCE_S = 300.0  # engine start (JVM, Dask cluster) before the first workload
+SCRATCH_PREFIX = "bakeoff-run-"  # + the supervisor's pid: a worker's request, records, log
+
+
+def _remove_abandoned_scratch() -> None:
+    """Remove the scratch directories of supervisors that are no longer alive (a ``bakeoff
+    run`` killed with -9 ran no cleanup); a live one's, this one's included, stay."""
+    for path in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
+        owner = path.name.removeprefix(SCRATCH_PREFIX).partition("-")[0]
+        if owner.isdigit() and not psutil.pid_exists(int(owner)) and path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _last_line(path: Path) -> str:
@@ -99,7 +112,8 @@ def _run_in_workers(
     engine = create_engine(engine_name, options)  # not started: names version and settings
     remaining = list(workloads)
     while remaining:
-        with tempfile.TemporaryDirectory(prefix="bakeoff-run-") as scratch:
+        _remove_abandoned_scratch()
+        with tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-") as scratch:
             records_path, log_path = Path(scratch) / "records.jsonl", Path(scratch) / "worker.log"
             request = {
                 "engine": engine_name,

@@ -16,10 +16,12 @@ from bakeoff.engines import EngineOptions, create_engine
 from bakeoff.reference import reference_answer
 from bakeoff.runner import Limits, RunRecord, Status, first_line, new_record, run_workload
 from datagen.dataset import Dataset
+from shared.lifetime import watch_parent
 from workloads import get_workload
 
 
 def main() -> int:
+    watch_parent()  # a `bakeoff run` killed with -9 takes this worker and its engine along
     request = json.load(sys.stdin)
     records = Path(request["records"])
     dataset = Dataset.load(Path(request["dataset"]), request.get("dataset_url"))

@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
@@ -65,6 +66,7 @@ from tqdm import tqdm
 from datagen import storage
 from datagen.dataset import MANIFEST_NAME, Dataset, DatasetSpec
 from datagen.table import COMPRESSION, FilePlan, Layout, TableGenerator, layouts
+from shared.lifetime import watch_parent
 
 # Bump whenever the bytes generated for some spec change: datasets of another version are
 # regenerated rather than reused.
@@ -299,9 +301,11 @@ def _signals_held() -> Iterator[None]:
 
 
 def prepare_worker(queue: SimpleQueue | None = None) -> None:
-    """Initializer of every writer process: take signals again (:func:`_signals_held`), tune
-    malloc and connect the progress queue."""
+    """Initializer of every writer process: end with the generator if it is killed (a writer
+    left behind would wait forever on its task queue, holding the dataset's lock), take signals
+    again (:func:`_signals_held`), tune malloc and connect the progress queue."""
     global _progress_queue
+    watch_parent()
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _INTERRUPTS)
     _progress_queue = queue
     _reuse_freed_memory()
@@ -477,11 +481,18 @@ def find_complete(path: Path, spec: DatasetSpec, url: str | None = None) -> Data
     return dataset
 
 
+_STAGING = re.compile(r"\.(tmp|old)-(?P<name>.+)-(?P<pid>\d+)")
+
+
 def _remove_leftovers(data_dir: Path, name: str) -> None:
-    """Delete temporary and replaced directories of ``name``; the caller holds its lock."""
-    pattern = re.compile(rf"\.(tmp|old)-{re.escape(name)}-\d+")
+    """Delete the temporary and replaced directories of ``name`` (the caller holds its lock),
+    and those of any dataset whose generator is no longer alive (killed with -9: nothing of
+    it ran to remove them)."""
     for path in data_dir.iterdir():
-        if pattern.fullmatch(path.name) and path.is_dir():
+        found = _STAGING.fullmatch(path.name)
+        if found is None or not path.is_dir():
+            continue
+        if found["name"] == name or not psutil.pid_exists(int(found["pid"])):
             shutil.rmtree(path, ignore_errors=True)
 
 
