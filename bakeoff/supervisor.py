@@ -4,6 +4,11 @@ The worker enforces the time and memory limits itself (see :mod:`bakeoff.runner`
 supervisor adds what only a parent can see: a worker killed by a signal (the kernel's OOM
 killer sends SIGKILL), a worker that crashed, and a worker that stopped answering at all.
 After a crash the remaining workloads run in a fresh worker, so one failure never stops a run.
+
+A worker never outlives its supervisor, however the supervisor dies (``kill -9`` included): it
+watches a :class:`shared.lifetime.Lifeline` and then kills its process group. It spills and
+writes into a scratch directory of its own, removed once it is gone, or at the next start when
+a killed run could not (:func:`_remove_abandoned_scratch`).
 """
 
 from __future__ import annotations
@@ -20,24 +25,48 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
-import psutil
-
+from bakeoff import paths
 from bakeoff.engines import EngineOptions, create_engine
 from bakeoff.runner import EXIT_ABORTED, Limits, RunRecord, Status, new_record
 from datagen.dataset import Dataset
+from shared.lifetime import Lifeline, abandoned, claim
 from workloads.spec import Workload
 
 STARTUP_ALLOWANCE_S = 300.0  # engine start (JVM, Dask cluster) before the first workload
-SCRATCH_PREFIX = "bakeoff-run-"  # + the supervisor's pid: a worker's request, records, log
+# + the supervisor's pid: a worker's request, records and log in the temporary directory, and
+# its own scratch directory (spill files, outputs) under the scratch directory
+SCRATCH_PREFIX = "bakeoff-run-"
 
 
-def _remove_abandoned_scratch() -> None:
-    """Remove the scratch directories of supervisors that are no longer alive (a ``bakeoff
-    run`` killed with -9 ran no cleanup); a live one's, this one's included, stay."""
-    for path in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
-        owner = path.name.removeprefix(SCRATCH_PREFIX).partition("-")[0]
-        if owner.isdigit() and not psutil.pid_exists(int(owner)) and path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
+def _remove_abandoned_scratch(*parents: Path) -> None:
+    """Remove the scratch directories that killed runs left (a ``bakeoff run`` killed with -9
+    ran no cleanup): those whose supervisor and worker are both known dead. A live run's stay,
+    this one's included, and so does one that another machine sharing the disk may be using."""
+    for parent in parents or (Path(tempfile.gettempdir()), paths.scratch_dir()):
+        try:
+            found = [path for path in parent.glob(f"{SCRATCH_PREFIX}*") if path.is_dir()]
+        except OSError:
+            continue
+        for path in found:
+            owner = path.name.removeprefix(SCRATCH_PREFIX).partition("-")[0]
+            if abandoned(path, int(owner) if owner.isdigit() else None):
+                shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _worker_scratch() -> Iterator[Path]:
+    """A scratch directory of the worker's own under the scratch directory, where its engine
+    spills and its outputs go, removed with everything in it once the worker is gone (a
+    worker killed mid-query leaves its files). Whose it is can be told, unlike the
+    directories an engine names itself in a scratch directory shared by all runs."""
+    root = paths.scratch_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=root))
+    try:
+        claim(path)
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _last_line(path: Path) -> str:
@@ -113,7 +142,11 @@ def _run_in_workers(
     remaining = list(workloads)
     while remaining:
         _remove_abandoned_scratch()
-        with tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-") as scratch:
+        with (
+            tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-") as scratch,
+            _worker_scratch() as worker_scratch,
+        ):
+            claim(Path(scratch))
             records_path, log_path = Path(scratch) / "records.jsonl", Path(scratch) / "worker.log"
             request = {
                 "engine": engine_name,
@@ -129,14 +162,22 @@ def _run_in_workers(
                 if limits.timeout_s
                 else None
             )
-            with open(log_path, "wb") as log:
+            # The worker ends when this process dies, by any means: the lifeline's end-of-file
+            # tells it, and it kills its process group (JVM, Dask workers) and itself.
+            with open(log_path, "wb") as log, Lifeline() as lifeline:
                 worker = subprocess.Popen(
                     [sys.executable, "-m", "bakeoff.worker"],
                     stdin=subprocess.PIPE,
                     stdout=log,
                     stderr=log,
                     start_new_session=True,
+                    **lifeline.popen_arguments(
+                        {**os.environ, "BAKEOFF_SCRATCH_DIR": str(worker_scratch)}
+                    ),
                 )
+                lifeline.started()
+                for owned in (Path(scratch), worker_scratch):  # alive while either is
+                    claim(owned, os.getpid(), worker.pid)
                 worker.stdin.write(json.dumps(request).encode())
                 worker.stdin.close()
                 hung, interrupted = False, None

@@ -21,7 +21,9 @@ from workloads import get_workload
 
 
 def main() -> int:
-    watch_parent()  # a `bakeoff run` killed with -9 takes this worker and its engine along
+    # First: a `bakeoff run` killed with -9 (even before this line) takes this worker and its
+    # process group (JVM, Dask workers) along, through the lifeline the supervisor passed.
+    watch_parent()
     request = json.load(sys.stdin)
     records = Path(request["records"])
     dataset = Dataset.load(Path(request["dataset"]), request.get("dataset_url"))

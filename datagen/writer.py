@@ -55,7 +55,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import psutil
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
@@ -66,7 +65,7 @@ from tqdm import tqdm
 from datagen import storage
 from datagen.dataset import MANIFEST_NAME, Dataset, DatasetSpec
 from datagen.table import COMPRESSION, FilePlan, Layout, TableGenerator, layouts
-from shared.lifetime import watch_parent
+from shared.lifetime import OWNER_FILE, abandoned, claim, die_with_parent, watch_parent
 
 # Bump whenever the bytes generated for some spec change: datasets of another version are
 # regenerated rather than reused.
@@ -300,12 +299,15 @@ def _signals_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
-def prepare_worker(queue: SimpleQueue | None = None) -> None:
-    """Initializer of every writer process: end with the generator if it is killed (a writer
-    left behind would wait forever on its task queue, holding the dataset's lock), take signals
-    again (:func:`_signals_held`), tune malloc and connect the progress queue."""
+def prepare_worker(queue: SimpleQueue | None = None, generator: int | None = None) -> None:
+    """Initializer of every writer process: end with the generator (pid ``generator``, by
+    default this process's parent) if it is killed, even before this ran (a writer left behind
+    would wait forever on its task queue, holding its memory), take signals again
+    (:func:`_signals_held`), tune malloc and connect the progress queue."""
     global _progress_queue
-    watch_parent()
+    if generator is not None and generator == os.getppid():
+        die_with_parent()  # the kernel's SIGKILL needs no thread of ours to run; Linux only
+    watch_parent(generator)  # elsewhere, or when the generator died before the line above
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _INTERRUPTS)
     _progress_queue = queue
     _reuse_freed_memory()
@@ -344,7 +346,7 @@ def _write_all(
     context = multiprocessing.get_context()
     queue = context.SimpleQueue() if not bar.disable else None
     pool = ProcessPoolExecutor(
-        workers, mp_context=context, initializer=prepare_worker, initargs=(queue,)
+        workers, mp_context=context, initializer=prepare_worker, initargs=(queue, os.getpid())
     )
     try:
         with _signals_held():  # submitting forks the processes
@@ -481,19 +483,29 @@ def find_complete(path: Path, spec: DatasetSpec, url: str | None = None) -> Data
     return dataset
 
 
-_STAGING = re.compile(r"\.(tmp|old)-(?P<name>.+)-(?P<pid>\d+)")
+# A generator's staging (tmp), replaced (old) and upload staging (upload) directories.
+_STAGING = re.compile(r"\.(tmp|old|upload)-(?P<name>.+)-(?P<pid>\d+)")
 
 
 def _remove_leftovers(data_dir: Path, name: str) -> None:
-    """Delete the temporary and replaced directories of ``name`` (the caller holds its lock),
-    and those of any dataset whose generator is no longer alive (killed with -9: nothing of
-    it ran to remove them)."""
+    """Delete the staging and replaced directories of ``name`` (the caller holds its lock),
+    and those of any dataset whose generator is known to be dead (killed with -9: nothing of
+    it ran to remove them). Whose a directory is, its owner record says (:func:`claim`), so a
+    pid reused since, or a generator on another machine sharing the disk, is no mistake; one
+    without a record is judged by the pid in its name."""
     for path in data_dir.iterdir():
         found = _STAGING.fullmatch(path.name)
         if found is None or not path.is_dir():
             continue
-        if found["name"] == name or not psutil.pid_exists(int(found["pid"])):
+        if found["name"] == name or abandoned(path, int(found["pid"])):
             shutil.rmtree(path, ignore_errors=True)
+
+
+def _staging(path: Path) -> Path:
+    """Make the staging directory ``path``, recording that it is this process's."""
+    path.mkdir()
+    claim(path)
+    return path
 
 
 def _publish(staging: Path, final: Path) -> None:
@@ -555,8 +567,8 @@ def materialize_remote(
         if not force and (existing := find_complete(home, spec, url)) is not None:
             return Materialized(existing, False, time.perf_counter() - started)
         started = time.perf_counter()
-        staging = home.parent / f".upload-{spec.name}-{os.getpid()}"
-        shutil.rmtree(staging, ignore_errors=True)
+        _remove_leftovers(home.parent, spec.name)
+        staging = _staging(home.parent / f".upload-{spec.name}-{os.getpid()}")
         try:
             local = materialize(generator, spec, staging, jobs=jobs, force=True, progress=progress)
             storage.delete_prefix(url, first=MANIFEST_NAME)
@@ -588,8 +600,7 @@ def materialize(
             return Materialized(existing, False, time.perf_counter() - started)
         started = time.perf_counter()  # time the generation, not a wait for another one
         _remove_leftovers(data_dir, spec.name)
-        staging = data_dir / f".tmp-{spec.name}-{os.getpid()}"
-        staging.mkdir()
+        staging = _staging(data_dir / f".tmp-{spec.name}-{os.getpid()}")
         try:
             files = generator.plan(spec)
             with tqdm(
@@ -603,6 +614,7 @@ def materialize(
                 entries = _write_all(generator, spec, files, staging, jobs, bar)
             manifest = _manifest(generator, spec, files, entries, time.perf_counter() - started)
             (staging / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
+            (staging / OWNER_FILE).unlink()  # not part of the dataset; the name still says whose
             _publish(staging, final)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
