@@ -289,6 +289,17 @@ def run_family(parent_code: str) -> tuple[subprocess.Popen, list[psutil.Process]
     return parent, psutil.Process(parent.pid).children(recursive=True)
 
 
+def kill_family_and_assert_gone(parent: subprocess.Popen, tree: list[psutil.Process]) -> None:
+    """SIGKILL to ``parent`` alone; everything under it must end on its own."""
+    try:
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(timeout=10)
+        assert_gone(tree)
+    finally:  # the family's session, whatever happened
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(parent.pid, signal.SIGKILL)
+
+
 CHILD = """
 import os, subprocess, sys, time
 from shared.lifetime import watch_parent
@@ -359,14 +370,7 @@ subprocess.Popen([sys.executable, "-c", code, str(os.getpid())])
 print("ready", flush=True)
 time.sleep(60)
 """
-    parent, tree = run_family(parent_code)
-    try:
-        os.kill(parent.pid, signal.SIGKILL)
-        parent.wait(timeout=10)
-        assert_gone(tree)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(parent.pid, signal.SIGKILL)
+    kill_family_and_assert_gone(*run_family(parent_code))
 
 
 def test_a_program_started_to_die_with_its_parent_does():
@@ -378,11 +382,4 @@ subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], preexec_
 print("ready", flush=True)
 time.sleep(60)
 """
-    parent, tree = run_family(parent_code)
-    try:
-        os.kill(parent.pid, signal.SIGKILL)
-        parent.wait(timeout=10)
-        assert_gone(tree)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(parent.pid, signal.SIGKILL)
+    kill_family_and_assert_gone(*run_family(parent_code))
