@@ -41,6 +41,8 @@ from typing import Any
 
 import psutil
 
+from shared import atomic
+
 LIFELINE_VARIABLE = "BAKEOFF_LIFELINE_FD"  # the child's read end of its Lifeline, by number
 WATCH_INTERVAL_S = 0.25  # how soon a polling child notices (the check is one getppid call)
 OWNER_FILE = ".owner.json"  # in a claimed directory: who it belongs to
@@ -236,9 +238,7 @@ def claim(directory: Path, *pids: int) -> None:
             owners.append(identity(pid))
     if not owners:
         return
-    staged = directory / f"{OWNER_FILE}.{os.getpid()}"
-    staged.write_text(json.dumps({"owners": owners}) + "\n")
-    os.replace(staged, directory / OWNER_FILE)
+    atomic.write_text(directory / OWNER_FILE, json.dumps({"owners": owners}) + "\n")
 
 
 def abandoned(directory: Path, pid_in_name: int | None = None) -> bool:

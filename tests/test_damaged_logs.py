@@ -19,12 +19,13 @@ from typing import Any
 
 import pytest
 
-from bakeoff import atomic, cli
+from bakeoff import cli
 from bakeoff.estimate import split_text
 from bakeoff.frontier import _lines
 from bakeoff.report import frontpage
 from bakeoff.report.table import ASV_FAILED, collect
 from bakeoff.runner import DamagedRecord, RunRecord, append_to_log, read_run_log
+from shared import atomic
 from tests.report_fixture import FIXTURE, clean_results
 
 DUCKDB_FILE = "d8e340c6-virtualenv-py3.11-BAKEOFF_ENGINEduckdb.json"

@@ -6,7 +6,7 @@ self-contained page: the verdict, charts, every table, provenance), ``report.md`
 without images, for pull requests) and ``summary.md`` (for the README, see frontpage). Cells
 without a number say why and are never drawn as zero. Damaged inputs (a torn run-log line, an
 unreadable asv file) are skipped and said, on stderr and on the page, never a traceback; every
-file is replaced whole (bakeoff.atomic), so a full disk leaves the previous report intact.
+file is replaced whole (shared.atomic), so a full disk leaves the previous report intact.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
-from bakeoff import atomic, paths
+from bakeoff import paths
 from bakeoff.commands import factor_option
 from bakeoff.frontier import frontier
 from bakeoff.redact import redact_text
@@ -24,6 +24,7 @@ from bakeoff.report.asvlog import read_reasons
 from bakeoff.report.page import Block, Heading, Section, Text, to_html, to_markdown
 from bakeoff.report.table import Row, gather, write_csv
 from bakeoff.runner import RunRecord, display_path
+from shared import atomic
 
 DEFAULT_AB_FACTOR = 1.1
 TITLE = "bakeoff report"

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bakeoff import atomic
 from bakeoff.report import summary
 from bakeoff.report.summary import Key
 from bakeoff.report.table import FAILURE_LABELS, Row
 from bakeoff.report.verdict import seconds
 from datagen.dataset import format_rows
+from shared import atomic
 
 ENGINE_COLOURS = {  # Okabe-Ito first (distinguishable with colour-vision deficiencies)
     "duckdb": "#E69F00",

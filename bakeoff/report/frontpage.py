@@ -12,7 +12,6 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from bakeoff import atomic
 from bakeoff.engines import ENGINE_NAMES
 from bakeoff.report import sections, summary, verdict
 from bakeoff.report.page import Table, to_markdown
@@ -21,6 +20,7 @@ from bakeoff.report.table import Row
 from bakeoff.report.verdict import size
 from bakeoff.suite import DEFAULT_SCALES
 from datagen.dataset import format_rows, parse_rows
+from shared import atomic
 from workloads import get_workload
 
 SUMMARY_NAME = "summary.md"

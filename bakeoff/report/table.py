@@ -24,11 +24,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from bakeoff import atomic
 from bakeoff.engines import ENGINE_NAMES
 from bakeoff.report.asvlog import Reasons, reason_for
 from bakeoff.runner import RunRecord, display_path, read_run_log
 from bakeoff.suite import ENGINE_VARIABLE
+from shared import atomic
 from workloads import Unsupported, all_workloads, implementation
 
 WORKLOAD_MODULE = "bench_workloads"
