@@ -274,15 +274,15 @@ def configure(sub: argparse._SubParsersAction) -> None:
 def sample(workload: str, rows: int, samples: int) -> None:
     """Side A in this process: the cell prepared and validated as under asv, then ``samples``
     warm samples timed around ``run_once`` alone, one JSON line each."""
-    from bakeoff.suite import PreparedWorkload
+    from bakeoff.suite import PreparedWorkload, sample_timer
 
     prepared = PreparedWorkload(workload, rows)
     try:
         for _ in range(samples):
             prepared.before_sample()
-            began = time.perf_counter()
+            began = sample_timer()
             prepared.run_once()
-            seconds = time.perf_counter() - began
+            seconds = sample_timer() - began
             prepared.after_sample()
             print(json.dumps({"workload": workload, "seconds": seconds}), flush=True)
     finally:

@@ -113,6 +113,9 @@ class RunRecord:
     # The machine's load before, during and after the run and whether it was busy (see
     # bakeoff.load); empty in records written before it was recorded.
     machine_load: dict[str, Any] = field(default_factory=dict)
+    # Set only on the record of a timed asv sample that raised after the validated run had
+    # succeeded: which sample, and how its one re-run ended ("ok" or the re-run's status).
+    retried_sample: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         """One JSON line, with secrets (passwords in addresses, credentials) masked."""

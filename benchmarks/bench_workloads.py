@@ -22,6 +22,7 @@ from bakeoff.suite import (  # noqa: E402
     SAMPLE_REPEAT,
     check_cell,
     prepared_workload,
+    sample_timer,
     suite_scales,
     suite_timeout,
     suite_workloads,
@@ -37,6 +38,7 @@ class _WorkloadFamily:
     repeat = SAMPLE_REPEAT  # 2 to 5 samples, none started once 10 s have gone
     rounds = 1  # each round restarts the engine: once is enough next to `repeat`
     warmup_time = 0  # setup's validated run is the warm-up
+    timer = staticmethod(sample_timer)  # a sample re-run after an engine error times the re-run
 
     def setup(self, workload, rows):
         # One engine session per process, reused by asv's per-sample setup calls.

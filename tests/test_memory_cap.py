@@ -37,6 +37,40 @@ def test_the_cap_becomes_every_limit(monkeypatch):
         engine.stop()
 
 
+@pytest.mark.parametrize("collect_engine", ["streaming", "in-memory"])
+def test_polars_under_a_cap_streams_its_result_to_disk_and_validates_it(
+    collect_engine, data_dir, monkeypatch
+):
+    """Under a cap Polars' result goes to an Arrow IPC file in its spill directory, as
+    DuckDB's result table spills: read back, validated value by value, deleted after."""
+    pytest.importorskip("polars")
+    from bakeoff.reference import reference_answer
+    from bakeoff.runner import run_workload
+    from datagen import ensure_dataset
+    from datagen.dataset import DatasetSpec
+    from workloads import get_workload
+
+    monkeypatch.setenv(MEMORY_CAP_VARIABLE, "2GiB")
+    monkeypatch.setenv("BAKEOFF_POLARS_OPTIONS", f"engine={collect_engine}")
+    engine = create_engine("polars")
+    engine.start()
+    spill = engine.resources.spill_dir("polars")
+    for name, table in (("groupby_q3", "groupby"), ("join_q5", "join"), ("window_w2", "window")):
+        dataset = ensure_dataset(DatasetSpec(table=table, rows=10_000), data_dir)
+        workload = get_workload(name)
+        record = run_workload(
+            engine, workload, dataset, reference=reference_answer(dataset, workload)
+        )
+        assert record.status == "ok" and record.validated, record.detail
+        assert record.settings["sink"] == "sink_ipc to the spill directory"
+        assert record.settings["engine"] == collect_engine
+        assert list(spill.iterdir()) == []  # released after the read-back
+    monkeypatch.delenv(MEMORY_CAP_VARIABLE)
+    uncapped = create_engine("polars")
+    uncapped.start()
+    assert uncapped.settings()["sink"] == "collect"
+
+
 def test_no_cap_leaves_the_machine(monkeypatch):
     monkeypatch.delenv(MEMORY_CAP_VARIABLE, raising=False)
     assert not Resources.detect().capped

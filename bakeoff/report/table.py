@@ -199,13 +199,34 @@ class _RecordIndex:
     ) -> RunRecord | None:
         """The first record of this cell started while asv ran the benchmark (its setup's
         validated run); every record in that time is asv's and marked used."""
+        return next(iter(self._in_window(engine, workload, rows, commit, measured)), None)
+
+    def retry_during(
+        self, engine: str, workload: str, rows: int, commit: str, measured: _Measured
+    ) -> RunRecord | None:
+        """The record of a timed sample re-run after an engine error, if asv's run of this
+        cell had one (``PreparedWorkload.run_once``)."""
+        retried = self._in_window(engine, workload, rows, commit, measured, retries=True)
+        return next(iter(retried), None)
+
+    def _in_window(
+        self,
+        engine: str,
+        workload: str,
+        rows: int,
+        commit: str,
+        measured: _Measured,
+        retries: bool = False,
+    ) -> list[RunRecord]:
         low = measured.started - WINDOW_SLACK_S
         high = measured.started + measured.duration + WINDOW_SLACK_S
-        found = None
+        found = []
         for index in self._by_cell.get((engine, workload, rows, commit), []):
-            if low <= _epoch(self.records[index].started_at) <= high:
+            record = self.records[index]
+            if low <= _epoch(record.started_at) <= high:
                 self.used.add(index)
-                found = found or self.records[index]
+                if bool(record.retried_sample) == retries:
+                    found.append(record)
         return found
 
     def unused(self) -> list[RunRecord]:
@@ -257,6 +278,18 @@ def _asv_status(row: Row, measured: _Measured, record: RunRecord | None, reason:
         row.detail = why or "setup said this environment cannot run it"
 
 
+def _with_retry(row: Row, retry: RunRecord | None) -> None:
+    """A cell one of whose timed samples raised: said beside its time, or, when the re-run
+    failed too, the cell's status is the engine's failure instead of asv's bare one."""
+    if retry is None:
+        return
+    if row.status == ASV_FAILED and retry.retried_sample.get("rerun") != "ok":
+        row.status = retry.status
+        row.detail = retry.detail
+    elif row.status == "ok":
+        row.detail = "; ".join(part for part in (row.detail, retry.detail) if part)
+
+
 ASV_SKIP_FILES = ("machine.json", "benchmarks.json")  # asv's files that hold no results
 _ENGINE_IN_ENV = re.compile(rf"-{ENGINE_VARIABLE}(?P<engine>[^-_][^-]*)")
 _PINNED_IN_ENV = re.compile(rf"-{VERSION_VARIABLE}(?P<pinned>[^-]+)")
@@ -299,6 +332,7 @@ def _result_rows(result: Any, index: _RecordIndex, reasons: Reasons) -> list[Row
         _asv_values(result), key=lambda item: item[1] != TIME_KEY
     ):
         record = index.during(engine, workload, scale, result.commit_hash, measured)
+        retry = index.retry_during(engine, workload, scale, result.commit_hash, measured)
         row = cells.get((workload, scale))
         if row is None:
             row = cells[workload, scale] = Row(
@@ -322,6 +356,7 @@ def _result_rows(result: Any, index: _RecordIndex, reasons: Reasons) -> list[Row
                 reasons, result.commit_hash, result.env_name, benchmark, workload, scale
             )
             _asv_status(row, measured, record, reason)
+            _with_retry(row, retry)
             row.timeline = record.memory_timeline if record is not None else []
         elif _finite(measured.value) and row.status == "ok":
             row.peak_bytes = float(measured.value)
