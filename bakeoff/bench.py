@@ -13,19 +13,20 @@ command pins, and which names the environment (and so the report's A/B section).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
 from bakeoff import paths
 from bakeoff.commands import add_memory_cap_argument, factor_option
-from bakeoff.engines import ENGINE_NAMES, engine_class
+from bakeoff.engines import ENGINE_NAMES, engine_class, variant_label
+from bakeoff.engines.base import option_variables
 from bakeoff.estimate import (
     EngineEstimate,
     estimate,
@@ -69,20 +70,39 @@ CONTINUOUS_EXIT_CODES = (
 )
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class EngineChoice:
-    """One asv environment: an engine, pinned to a version or not."""
+    """One asv environment: an engine, pinned to a version or not, in its default form or as
+    one of its labelled variants (``polars[in-memory]``)."""
 
     name: str
     version: str = ""
+    variant: str = ""
 
     @property
     def label(self) -> str:
-        return f"{self.name}=={self.version}" if self.version else self.name
+        return variant_label(self.name, self.variant) + (
+            f"=={self.version}" if self.version else ""
+        )
+
+    def options(self) -> dict[str, str]:
+        """The variant's options, as the environment variable its benchmarks read."""
+        if not self.variant:
+            return {}
+        return {option_variables(self.name)[1]: engine_class(self.name).variants[self.variant]}
+
+
+def default_choices(name: str) -> list[EngineChoice]:
+    """An engine as the catalogue runs it: its default form, then each labelled variant."""
+    return [
+        EngineChoice(name),
+        *(EngineChoice(name, variant=v) for v in engine_class(name).variants),
+    ]
 
 
 def parse_engines(specs: list[str] | None, with_datagen: bool = False) -> list[EngineChoice]:
-    """``duckdb,polars==2.0.0,polars==2.1.0`` -> choices; every engine when none is named.
+    """``duckdb,polars==2.0.0,polars[in-memory]`` -> choices; every engine and its labelled
+    variants when none is named.
 
     The generator's own benchmarks (the ``harness`` environment) are the harness's business,
     not the main job's: they run only when named (``--engines harness,...``) or with
@@ -90,17 +110,23 @@ def parse_engines(specs: list[str] | None, with_datagen: bool = False) -> list[E
     """
     extra = [EngineChoice(HARNESS_ENVIRONMENT)] if with_datagen else []
     if not specs:
-        return [*extra, *(EngineChoice(name) for name in ENGINE_NAMES)]
+        return [*extra, *(choice for name in ENGINE_NAMES for choice in default_choices(name))]
     choices = []
     for spec in (part.strip() for item in specs for part in item.split(",")):
         if not spec:
             continue
-        name, _, version = spec.partition("==")
+        named, _, version = spec.partition("==")
+        name, _, variant = named.removesuffix("]").partition("[")
         if name not in (*ENGINE_NAMES, HARNESS_ENVIRONMENT):
             raise InputError(f"unknown engine {name!r}; choose from {', '.join(ENGINE_NAMES)}")
         if version and name == HARNESS_ENVIRONMENT:
             raise InputError(f"{HARNESS_ENVIRONMENT} has no engine to pin")
-        choices.append(EngineChoice(name, resolve_latest(name) if version == LATEST else version))
+        known = engine_class(name).variants if name in ENGINE_NAMES else {}
+        if variant and variant not in known:
+            offered = ", ".join(variant_label(name, v) for v in known) or "none"
+            raise InputError(f"{name} has no variant {variant!r} (variants: {offered})")
+        version = resolve_latest(name) if version == LATEST else version
+        choices.append(EngineChoice(name, version, variant))
     return list(dict.fromkeys([*extra, *choices]))
 
 
@@ -132,19 +158,32 @@ def resolve_latest(engine: str) -> str:
 
 def engine_matrix(choices: list[EngineChoice], pythons: list[str]) -> dict[str, object]:
     """asv ``matrix`` and ``include`` entries: unpinned engines in the matrix, each pinned
-    version its own included environment (a plain product would cross engines and versions)."""
-    plain = [c.name for c in choices if not c.version]
-    pinned = [c for c in choices if c.version]
-    if not plain:  # asv's matrix must not be empty: the first pinned choice goes there
-        first, pinned = pinned[0], pinned[1:]
-        matrix = {"env": {ENGINE_VARIABLE: [first.name], VERSION_VARIABLE: [first.version]}}
-    else:
-        matrix = {"env": {ENGINE_VARIABLE: plain}}
+    version and each variant its own included environment (a plain product would cross
+    engines, versions and options). A variant's options are ``env_nobuild``: it shares the
+    virtualenv of its engine (and version) and has a result file of its own."""
+    plain = [c.name for c in choices if not (c.version or c.variant)]
+    others = [c for c in choices if c.version or c.variant]
     include = [
-        {"python": python, "env": {ENGINE_VARIABLE: c.name, VERSION_VARIABLE: c.version}}
-        for c in pinned
+        {
+            "python": python,
+            "env": {
+                ENGINE_VARIABLE: c.name,
+                **({VERSION_VARIABLE: c.version} if c.version else {}),
+            },
+            **({"env_nobuild": c.options()} if c.variant else {}),
+        }
+        for c in others
         for python in pythons
     ]
+    if plain:
+        return {"matrix": {"env": {ENGINE_VARIABLE: plain}}, "include": include}
+    # asv's matrix must not be empty: the first other choice goes there
+    first = include.pop(0)
+    matrix = {
+        key: {k: [v] for k, v in first[key].items()}
+        for key in ("env", "env_nobuild")
+        if key in first
+    }
     return {"matrix": matrix, "include": include}
 
 
@@ -299,8 +338,15 @@ def select_suite(args: argparse.Namespace) -> list[EngineChoice]:
 def announce(args: argparse.Namespace) -> list[EngineEstimate]:
     """Before anything starts: a warning when the machine is not idle, and how long the run
     will take per engine."""
-    engines = [c.name for c in check_suite(args) if c.name in ENGINE_NAMES]
-    found = estimate(engines, suite_workloads(), suite_scales())  # bad input: one line, first
+    engines = [c for c in check_suite(args) if c.name in ENGINE_NAMES]
+    found = [  # bad input: one line, first; a variant is estimated as its engine
+        dataclasses.replace(figure, engine=choice.label)
+        for choice, figure in zip(
+            engines,
+            estimate([c.name for c in engines], suite_workloads(), suite_scales()),
+            strict=True,
+        )
+    ]
     if (warning := idle_warning()) is not None:
         print(warning, file=sys.stderr, flush=True)
     print(estimate_text(found), flush=True)

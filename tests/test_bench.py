@@ -81,3 +81,37 @@ def test_install_command_pins_every_distribution_of_the_extra(tmp_path):
         "distributed==2024.12.1",
     ]
     assert install("polars", "") == [f"{wheel}[polars]"]
+
+
+def test_a_variant_is_an_environment_of_its_own_sharing_its_engines_virtualenv(
+    tmp_path, monkeypatch
+):
+    """``polars[in-memory]``: its options reach the benchmarks as an environment variable that
+    does not rebuild, so asv reuses the Polars virtualenv and keeps a result file apart."""
+    from asv.config import Config
+    from asv.environment import get_environments
+
+    assert [c.label for c in parse_engines(None) if c.name == "polars"] == [
+        "polars",
+        "polars[in-memory]",
+    ]
+    assert parse_engines(["polars[in-memory]==2.0.0"]) == [
+        EngineChoice("polars", "2.0.0", "in-memory")
+    ]
+    with pytest.raises(InputError, match=r"polars has no variant 'gpu' \(variants: polars\[in"):
+        parse_engines(["polars[gpu]"])
+    with pytest.raises(InputError, match=r"duckdb has no variant 'x' \(variants: none"):
+        parse_engines(["duckdb[x]"])
+    monkeypatch.setenv("BAKEOFF_RESULTS_DIR", str(tmp_path / "results"))
+    for engines in (["duckdb", "polars", "polars[in-memory]"], ["polars[in-memory]"]):
+        config = Config.load(str(derived_config(REPO, parse_engines(engines), tmp_path)))
+        found = {env.name: env for env in get_environments(config, None)}
+        variant = found[
+            "virtualenv-py3.11-BAKEOFF_ENGINEpolars-BAKEOFF_POLARS_OPTIONSengine=in-memory"
+        ]
+        assert variant.env_vars["BAKEOFF_POLARS_OPTIONS"] == "engine=in-memory"
+        if "polars" in engines:
+            plain = found["virtualenv-py3.11-BAKEOFF_ENGINEpolars"]
+            assert plain.dir_name == variant.dir_name  # one install for both
+            assert "BAKEOFF_POLARS_OPTIONS" not in plain.env_vars
+        assert len(found) == len(engines)

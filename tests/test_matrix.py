@@ -60,6 +60,7 @@ def test_every_engine_is_wired_everywhere_it_must_be():
 
     from asv.util import load_json
 
+    from bakeoff.bench import engine_matrix, parse_engines
     from bakeoff.report.charts import ENGINE_COLOURS
 
     root = Path(__file__).resolve().parents[1]
@@ -75,3 +76,5 @@ def test_every_engine_is_wired_everywhere_it_must_be():
         assert engine in extras, f"{engine}: no pip extra {engine!r} in pyproject.toml"
         assert engine in asv_engines, f"{engine}: not in asv.conf.json's BAKEOFF_ENGINE matrix"
         assert engine in ENGINE_COLOURS, f"{engine}: no colour in bakeoff/report/charts.py"
+    variants = engine_matrix(parse_engines(None), asv_config["pythons"])["include"]
+    assert asv_config["include"] == variants, "asv.conf.json's include: the engines' variants"

@@ -254,3 +254,32 @@ def test_bakeoff_report_command(failed):
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(failed / "report.html")
     assert (failed / "report.md").exists() and (failed / "results.csv").exists()
+
+
+def test_a_variant_is_labelled_and_coloured_as_its_engine(clean):
+    """A labelled variant's result file (``polars[in-memory]``) gives cells of their own,
+    named by the variant, readable or not."""
+    import json
+
+    from bakeoff.report.charts import styles
+    from tests.report_fixture import POLARS_NEW
+
+    source = next((clean / "asv" / "vm").glob(f"*-{POLARS_NEW}.json"))
+    environment = f"{POLARS_NEW}-BAKEOFF_POLARS_OPTIONSengine=in-memory"
+    data = json.loads(source.read_text())
+    data["env_name"] = environment
+    data["env_vars"]["BAKEOFF_POLARS_OPTIONS"] = "engine=in-memory"
+    target = source.with_name(source.name.replace(POLARS_NEW, environment))
+    target.write_text(json.dumps(data))
+    labels = {row.label for row in collect(clean / "asv", clean / "runs.jsonl")}
+    assert {"polars==2.1.0", "polars[in-memory]==2.1.0"} <= labels
+    assert styles(["polars", "polars[in-memory]"])["polars[in-memory]"].colour == (
+        styles(["polars"])["polars"].colour
+    )
+    target.write_text("{ damaged")
+    unreadable = [
+        row
+        for row in collect(clean / "asv", clean / "runs.jsonl")
+        if row.environment == environment
+    ]
+    assert unreadable and {row.label for row in unreadable} == {"polars[in-memory]==2.1.0"}

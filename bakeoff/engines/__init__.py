@@ -30,6 +30,28 @@ def engine_class(name: str) -> type[Engine]:
     return module.ENGINE
 
 
+def variant_label(engine: str, variant: str) -> str:
+    """How results name an engine's labelled variant (``polars[in-memory]``); the engine's
+    name for its default form."""
+    return f"{engine}[{variant}]" if variant else engine
+
+
+def variant_of(engine: str, options: str) -> str:
+    """The labelled variant whose options (``BAKEOFF_<ENGINE>_OPTIONS``) these are; the options
+    themselves when they are no declared variant's, "" for none."""
+    declared = {text: name for name, text in engine_class(engine).variants.items()}
+    return declared.get(options.strip(), options.strip())
+
+
+def catalogue_labels() -> list[str]:
+    """Every engine and each of its labelled variants, as the default suite runs them."""
+    return [
+        variant_label(name, variant)
+        for name in ENGINE_NAMES
+        for variant in ("", *engine_class(name).variants)
+    ]
+
+
 def is_installed(name: str) -> bool:
     """Whether this environment can import the engine's library."""
     try:

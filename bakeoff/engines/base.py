@@ -133,6 +133,9 @@ class Engine(ABC):
     import_name: ClassVar[str]  # the module the adapter imports
     address_schemes: ClassVar[tuple[str, ...]] = ()  # cluster addresses it accepts, if any
     option_choices: ClassVar[dict[str, tuple[str, ...]]] = {}  # engine options, default first
+    # Labelled variants the suite runs beside the default, each an asv environment of its own
+    # with these options (``BAKEOFF_<ENGINE>_OPTIONS``): name -> options text.
+    variants: ClassVar[dict[str, str]] = {}
 
     def __init__(
         self, resources: Resources | None = None, options: EngineOptions | None = None

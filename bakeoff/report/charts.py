@@ -14,7 +14,7 @@ from typing import Any
 
 from bakeoff.report import summary
 from bakeoff.report.summary import Key
-from bakeoff.report.table import FAILURE_LABELS, Row
+from bakeoff.report.table import FAILURE_LABELS, Row, engine_of
 from bakeoff.report.verdict import seconds
 from datagen.dataset import format_rows
 from shared import atomic
@@ -54,7 +54,7 @@ def styles(labels: list[str]) -> dict[str, Style]:
     """One style per engine label for the whole report: the colour is the engine's."""
     return {
         label: Style(
-            ENGINE_COLOURS.get(label.split("==")[0], OTHER_COLOUR),
+            ENGINE_COLOURS.get(engine_of(label), OTHER_COLOUR),
             MARKERS[index % len(MARKERS)],
             HATCHES[index % len(HATCHES)],
         )

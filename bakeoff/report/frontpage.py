@@ -12,11 +12,11 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from bakeoff.engines import ENGINE_NAMES
+from bakeoff.engines import catalogue_labels
 from bakeoff.report import sections, summary, verdict
 from bakeoff.report.page import Table, to_markdown
 from bakeoff.report.summary import Key
-from bakeoff.report.table import Row
+from bakeoff.report.table import Row, engine_of
 from bakeoff.report.verdict import size
 from bakeoff.suite import DEFAULT_SCALES
 from datagen.dataset import format_rows, parse_rows
@@ -55,7 +55,7 @@ def stale(measured: dict[str, str], pyproject: Path = PYPROJECT) -> list[str]:
     extras = tomllib.loads(pyproject.read_text())["project"].get("optional-dependencies", {})
     found = []
     for label, version in sorted(measured.items()):
-        engine = label.split("==")[0]
+        engine = engine_of(label)
         for text in extras.get(engine, [])[:1]:  # the engine's own package comes first
             requirement = Requirement(text)
             try:
@@ -107,7 +107,7 @@ def suite_scales_of(cells: dict[Key, Row]) -> list[int]:
 def bench_command(engines: list[str], scales: str) -> str:
     """The ``make bench`` that measures these engines at these scales: plain for the default."""
     arguments = []
-    if sorted(engines) != sorted(ENGINE_NAMES):
+    if sorted(engines) != sorted(catalogue_labels()):
         arguments.append(f"--engines {','.join(engines)}")
     if scales != format_rows(parse_rows(DEFAULT_SCALES)):
         arguments.append(f"--rows {scales}")

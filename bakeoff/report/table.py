@@ -24,7 +24,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from bakeoff.engines import ENGINE_NAMES
+from bakeoff.engines import ENGINE_NAMES, variant_label, variant_of
+from bakeoff.engines.base import option_variables
 from bakeoff.report.asvlog import Reasons, reason_for
 from bakeoff.runner import RunRecord, display_path, read_run_log
 from bakeoff.suite import ENGINE_VARIABLE
@@ -85,6 +86,7 @@ class Row:
     java: str = ""
     settings: dict[str, Any] = field(default_factory=dict)
     busy: bool = False  # measured while other processes used the cores (bakeoff.load)
+    variant: str = ""  # the engine's labelled variant (``in-memory``); "" for its default form
     # Kept for the report, not written to the CSV:
     stats: dict[str, Any] | None = field(default=None, repr=False)
     sample_values: list[float] | None = field(default=None, repr=False)
@@ -103,8 +105,15 @@ class Row:
 
     @property
     def label(self) -> str:
-        """The engine as charts and tables name it: with its version in an A/B."""
-        return f"{self.engine}=={self.pinned}" if self.pinned else self.engine
+        """The engine as charts and tables name it: with its variant (``polars[in-memory]``),
+        and its version in an A/B."""
+        named = variant_label(self.engine, self.variant)
+        return f"{named}=={self.pinned}" if self.pinned else named
+
+
+def engine_of(label: str) -> str:
+    """The engine a label names, without version or variant: its colour, its pip extra."""
+    return label.split("==")[0].split("[")[0]
 
 
 RECOVERED = "recovered"  # bakeoff.runner.Status.RECOVERED
@@ -293,6 +302,7 @@ def _with_retry(row: Row, retry: RunRecord | None) -> None:
 ASV_SKIP_FILES = ("machine.json", "benchmarks.json")  # asv's files that hold no results
 _ENGINE_IN_ENV = re.compile(rf"-{ENGINE_VARIABLE}(?P<engine>[^-_][^-]*)")
 _PINNED_IN_ENV = re.compile(rf"-{VERSION_VARIABLE}(?P<pinned>[^-]+)")
+_OPTIONS_IN_ENV = re.compile(r"-BAKEOFF_[A-Z]+_OPTIONS(?P<options>.+)$")
 
 
 @dataclass
@@ -327,6 +337,7 @@ def _result_rows(result: Any, index: _RecordIndex, reasons: Reasons) -> list[Row
     if engine not in ENGINE_NAMES:
         return []
     pinned = result.env_vars.get(VERSION_VARIABLE, "")
+    variant = variant_of(engine, result.env_vars.get(option_variables(engine)[1], ""))
     cells: dict[tuple[str, int], Row] = {}
     for benchmark, kind, workload, scale, measured in sorted(
         _asv_values(result), key=lambda item: item[1] != TIME_KEY
@@ -340,6 +351,7 @@ def _result_rows(result: Any, index: _RecordIndex, reasons: Reasons) -> list[Row
                 engine=engine,
                 engine_version=pinned or "unknown",
                 pinned=pinned,
+                variant=variant,
                 environment=result.env_name,
                 family=family_of(workload),
                 workload=workload,
@@ -374,6 +386,8 @@ def _unreadable_rows(file: _Unreadable, read: list[Row], index: _RecordIndex) ->
     engine, machine = engine_found["engine"], file.path.parent.name
     pinned_found = _PINNED_IN_ENV.search(environment)
     pinned = pinned_found["pinned"] if pinned_found else ""
+    options_found = _OPTIONS_IN_ENV.search(environment)  # the last variable: options hold "-"
+    variant = variant_of(engine, options_found["options"]) if options_found else ""
     # (workload, rows) -> (date, full commit) of that cell in the same run
     found: dict[tuple[str, int], tuple[str, str]] = {}
     for row in read:
@@ -401,6 +415,7 @@ def _unreadable_rows(file: _Unreadable, read: list[Row], index: _RecordIndex) ->
             engine=engine,
             engine_version=pinned or "unknown",
             pinned=pinned,
+            variant=variant,
             environment=environment,
             family=family_of(workload),
             workload=workload,
