@@ -406,12 +406,12 @@ def run_workload(
         f"reading the result back did not finish within the {limits.timeout_s or 0:g} s limit",
     )
     try:
-        resolved = engine.resolved(materialized) if output is None else {}
+        resolved = engine.resolved_for(materialized) if output is None else {}
         if output is not None:  # read back and checked by the harness, never by the engine
             table, measured["output"] = output.read()
             measured["output"]["prior_files"] = len(output.prior)
             result = normalize(table, workload)
-        elif reference is None and (count := engine.result_rows(materialized)) > READ_BACK_MAX_ROWS:
+        elif reference is None and (count := engine.count_rows(materialized)) > READ_BACK_MAX_ROWS:
             return finish(  # a 1e8-row join result would not fit beside the engine's data
                 Status.OK,
                 f"not validated: no reference answer at this scale; the result's {count} rows "
@@ -420,7 +420,7 @@ def run_workload(
                 **measured,
             )
         else:
-            result = normalize(engine.to_arrow(materialized), workload)  # once: sorting is costly
+            result = normalize(engine.read_back(materialized), workload)  # once: sorting is costly
     except OutputProblem as problem:  # a file out of place, a partition rewritten: no timing
         return finish(Status.WRONG_ANSWER, str(problem), session_runs=session_runs)
     except Exception as error:
@@ -432,7 +432,7 @@ def run_workload(
         if output is not None:
             output.remove()
         else:
-            engine.release(materialized)
+            engine.discard(materialized)
     digest = digest_table(result, workload, normalized=True).to_dict()
     if reference is None:
         return finish(

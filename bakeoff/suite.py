@@ -260,7 +260,7 @@ class PreparedWorkload:
             output.remove()
         if self._materialized is not None:
             materialized, self._materialized = self._materialized, None
-            self.engine.release(materialized)
+            self.engine.discard(materialized)
 
     def close(self) -> None:
         self.after_sample()

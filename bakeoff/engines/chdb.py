@@ -177,18 +177,14 @@ class ChdbEngine(Engine):
             self.session.query(f"CREATE OR REPLACE VIEW {name} AS {self.scan(dataset, table).sql}")
         return Statement(self, statement)
 
-    def materialize(self, result: Statement | pa.Table) -> Statement | pa.Table:
-        if isinstance(result, pa.Table):  # an ml answer finished from the engine's aggregates
-            return result
+    def materialize(self, result: Statement) -> Statement:
         self.session.query(result.sql, "Null")
         return result
 
-    def to_arrow(self, materialized: Statement | pa.Table) -> pa.Table:
-        return materialized if isinstance(materialized, pa.Table) else materialized.arrow()
+    def to_arrow(self, materialized: Statement) -> pa.Table:
+        return materialized.arrow()
 
-    def result_rows(self, materialized: Statement | pa.Table) -> int:
-        if isinstance(materialized, pa.Table):
-            return materialized.num_rows
+    def result_rows(self, materialized: Statement) -> int:
         counted = self.session.query(f"SELECT count() FROM ({materialized.sql})", "ArrowTable")
         return int(counted.column(0)[0].as_py())
 

@@ -1,8 +1,9 @@
 """Vaex as its users would time the questions: ``VAEX_NUM_THREADS`` = cores, ``vaex.open`` of
 the Parquet directory, answers computed eagerly into memory (a join's columns evaluated, the
-aggregations returned as numbers or an in-memory groupby). k-means and the vaex-ml estimators
-read their input several times, so it is read into memory once. Vaex has no window functions:
-this script answers no window question.
+aggregations returned as numbers or an in-memory groupby, a window's columns evaluated).
+k-means and the vaex-ml estimators read their input several times, so it is read into memory
+once. Vaex has no window functions; w1, w2, w3 and w5 are written over the sorted rows (w4, a
+running sum, has no Vaex form).
 
     /path/to/vaex/python benchmarks/peers/vaex_peer.py DATA --workload join_q2 --repeat 3
 """
@@ -149,8 +150,66 @@ def kmeans_lib(_: Any, data: Path) -> np.ndarray:
     return np.array(model.cluster_centers)
 
 
+# -- windows: Vaex has no window functions; a window over rows sorted into window order is
+# positions (vrange) less the group's first position (a grouped min joined back), and shifts
+# whose moved g must equal the row's own.
+WINDOW_ORDER = ["g", "ts", "id"]
+
+
+def numbered(ordered: Any) -> Any:
+    ordered["pos"] = vaex.vrange(0, len(ordered), dtype="int64")
+    starts = ordered.groupby("g", agg={"group_start": vaex.agg.min("pos")})
+    ordered = ordered.join(starts, on="g", how="left")
+    ordered["rn"] = ordered.pos - ordered.group_start + 1
+    return ordered
+
+
+def shifted_within_group(ordered: Any, shifts: dict[str, int]) -> Any:
+    """For each name, x moved by ``rows`` (negative: from later rows), missing across groups."""
+    for name in shifts:
+        ordered[f"{name}_src"], ordered[f"{name}_g"] = ordered.x, ordered.g
+    for name, rows in shifts.items():
+        ordered = ordered.shift(rows, [f"{name}_src", f"{name}_g"])
+    for name in shifts:
+        ordered[name] = ordered.func.where(ordered[f"{name}_g == g"], ordered[f"{name}_src"], None)
+    return ordered
+
+
+def w1(_: Any, data: Path) -> Any:
+    ordered = numbered(read(data)[["g", "ts", "id"]].sort(WINDOW_ORDER))
+    return ordered.evaluate(["g", "id", "rn"])[0]
+
+
+def w2(_: Any, data: Path) -> Any:
+    ordered = read(data)[["g", "ts", "id", "x"]].sort(WINDOW_ORDER)
+    ordered = shifted_within_group(ordered, {"lag_x": 1, "lead_x": -1})
+    return ordered.evaluate(["g", "id", "lag_x", "lead_x"])[0]
+
+
+def w3(_: Any, data: Path) -> Any:
+    ordered = read(data)[["g", "ts", "id", "x"]].sort(WINDOW_ORDER)
+    back = {f"back_{rows}": rows for rows in range(1, 10)}
+    ordered = shifted_within_group(ordered, back)
+    frame = ["x", *back]
+    ordered["total"] = " + ".join(f"fillmissing({c}, 0.0)" for c in frame)
+    ordered["count"] = " + ".join(f"astype(notmissing({c}), 'int64')" for c in frame)
+    average = ordered["total"] / ordered.func.maximum(ordered["count"], 1)
+    ordered["avg_x"] = ordered.func.where(ordered["count"] > 0, average, None)
+    return ordered.evaluate(["g", "id", "avg_x"])[0]
+
+
+def w5(_: Any, data: Path) -> Any:
+    ranked = numbered(read(data)[["g", "id", "x"]].sort(["g", "x", "id"], [True, False, True]))
+    top = ranked[ranked.rn <= 3]
+    return top.evaluate(["g", "rn", "id", "x"])[0]
+
+
 QUESTIONS: dict[str, Question] = {
     **{name: join(name) for name in q.JOINS},
+    "window_w1": w1,
+    "window_w2": w2,
+    "window_w3": w3,
+    "window_w5": w5,
     "ml_m1": pca,
     "ml_m2": ols,
     "ml_m3": kmeans,

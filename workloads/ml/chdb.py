@@ -19,10 +19,6 @@ def fetch(statement: Any) -> pa.Table:
     return statement.arrow()
 
 
-def wrap(engine: Any, table: pa.Table) -> pa.Table:
-    return table
-
-
 @contextmanager
 def hold(engine: Any, dataset: Any) -> Iterator[Callable[[str], Any]]:
     """The features in a ``Memory`` table of the session."""
@@ -34,7 +30,7 @@ def hold(engine: Any, dataset: Any) -> Iterator[Callable[[str], Any]]:
         engine.session.query(f"DROP TABLE IF EXISTS {POINTS}")
 
 
-QUERIES = sql_queries(fetch, wrap, hold)
+QUERIES = sql_queries(fetch, hold)
 
 UNSUPPORTED = no_library(
     "chDB (ClickHouse)",

@@ -32,10 +32,6 @@ daft = lazy_import("daft")
 functions = lazy_import("daft.functions")
 
 
-def wrap(table: pa.Table) -> Any:
-    return daft.from_arrow(table)
-
-
 def _float(expression: Any) -> Any:
     return expression.cast(daft.DataType.float64())
 
@@ -65,11 +61,11 @@ def pca(engine: Any, dataset: Any) -> Any:
             for a, b in PAIRS
         }
     )
-    return wrap(pca_from_covariance(cov))
+    return pca_from_covariance(cov)
 
 
 def ols(engine: Any, dataset: Any) -> Any:
-    return wrap(ols_from_moments(_moments(engine, dataset, MOMENTS)))
+    return ols_from_moments(_moments(engine, dataset, MOMENTS))
 
 
 def _first_nearest(count: int) -> Any:
@@ -102,7 +98,7 @@ def kmeans(engine: Any, dataset: Any) -> Any:
     """The features read from Parquet once (``collect`` keeps them in the DataFrame), then ten
     passes over them."""
     points = engine.scan(dataset).select(*FEATURES).collect()
-    return wrap(lloyd(lambda centres: _step(points, centres), initial_centres(dataset)))
+    return lloyd(lambda centres: _step(points, centres), initial_centres(dataset))
 
 
 def regression(engine: Any, dataset: Any) -> Any:

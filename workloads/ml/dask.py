@@ -48,13 +48,9 @@ decomposition = lazy_import("dask_ml.decomposition")
 linear_model = lazy_import("dask_ml.linear_model")
 
 
-def wrap(table: pa.Table) -> Any:
-    return dd.from_pandas(table.to_pandas(), npartitions=1)
-
-
 def pca(engine: Any, dataset: Any) -> Any:
     cov = engine.scan(dataset)[list(FEATURES)].cov().compute()
-    return wrap(pca_from_covariance(cov.loc[list(FEATURES), list(FEATURES)].to_numpy()))
+    return pca_from_covariance(cov.loc[list(FEATURES), list(FEATURES)].to_numpy())
 
 
 def ols(engine: Any, dataset: Any) -> Any:
@@ -65,7 +61,7 @@ def ols(engine: Any, dataset: Any) -> Any:
         if name != "n"
     }
     sums, rows = dask.compute(frame.assign(**products)[list(products)].sum(), frame.shape[0])
-    return wrap(ols_from_moments({**sums.to_dict(), "n": float(rows)}))
+    return ols_from_moments({**sums.to_dict(), "n": float(rows)})
 
 
 def _cluster_sums(part: pd.DataFrame, centres: np.ndarray) -> pd.DataFrame:
@@ -98,7 +94,7 @@ def kmeans(engine: Any, dataset: Any) -> Any:
         return pa.Table.from_pandas(answer, preserve_index=False)
 
     try:
-        return wrap(lloyd(step, initial_centres(dataset)))
+        return lloyd(step, initial_centres(dataset))
     finally:
         engine.release(features)  # no later sample may find the input in memory
 
@@ -134,7 +130,7 @@ def pca_lib(engine: Any, dataset: Any) -> Any:
     """svd_solver="full": the exact decomposition (a tall-skinny QR), not a randomized one."""
     model = decomposition.PCA(n_components=len(FEATURES), svd_solver="full")
     model.fit(_array(engine, dataset, list(FEATURES)))
-    return wrap(pca_table(model.components_, model.explained_variance_ratio_))
+    return pca_table(model.components_, model.explained_variance_ratio_)
 
 
 def ols_lib(engine: Any, dataset: Any) -> Any:
@@ -143,7 +139,7 @@ def ols_lib(engine: Any, dataset: Any) -> Any:
     data = _array(engine, dataset, [*FEATURES, TARGET])
     model = linear_model.LinearRegression(solver="newton", fit_intercept=True)
     model.fit(data[:, : len(FEATURES)], data[:, len(FEATURES)])
-    return wrap(ols_table(model.intercept_, model.coef_))
+    return ols_table(model.intercept_, model.coef_)
 
 
 def kmeans_lib(engine: Any, dataset: Any) -> Any:
@@ -156,7 +152,7 @@ def kmeans_lib(engine: Any, dataset: Any) -> Any:
     sizes = da.bincount(model.labels_, minlength=CLUSTERS).compute()
     del features
     centres = np.asarray(model.cluster_centers_)
-    return wrap(kmeans_table(centres, sizes))
+    return kmeans_table(centres, sizes)
 
 
 QUERIES = {

@@ -34,10 +34,6 @@ def fetch(frame: Any) -> pa.Table:
     return frame.to_arrow_table()
 
 
-def wrap(engine: Any, table: pa.Table) -> Any:
-    return engine.context.from_arrow(table)
-
-
 def regression(engine: Any, dataset: Any) -> Any:
     return engine.sql(dataset, REGRESSION_STATEMENT)
 
@@ -52,6 +48,6 @@ def hold(engine: Any, dataset: Any) -> Iterator[Callable[[str], Any]]:
         engine.context.deregister_table(POINTS)
 
 
-QUERIES = {**sql_queries(fetch, wrap, hold), REGRESSION.name: regression}
+QUERIES = {**sql_queries(fetch, hold), REGRESSION.name: regression}
 
 UNSUPPORTED = no_library("DataFusion", "SQL")

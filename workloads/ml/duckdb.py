@@ -16,10 +16,6 @@ def fetch(relation: Any) -> pa.Table:
     return relation.to_arrow_table()
 
 
-def wrap(engine: Any, table: pa.Table) -> Any:
-    return engine.connection.from_arrow(table)
-
-
 @contextmanager
 def hold(engine: Any, dataset: Any) -> Iterator[Callable[[str], Any]]:
     """The features in a temporary table of the connection (memory, spilled past its limit)."""
@@ -30,6 +26,6 @@ def hold(engine: Any, dataset: Any) -> Iterator[Callable[[str], Any]]:
         engine.connection.execute(f"DROP TABLE IF EXISTS {POINTS}")
 
 
-QUERIES = sql_queries(fetch, wrap, hold)
+QUERIES = sql_queries(fetch, hold)
 
 UNSUPPORTED = no_library("DuckDB", "SQL")

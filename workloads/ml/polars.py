@@ -26,10 +26,6 @@ from workloads.ml.common import (
 pl = lazy_import("polars")
 
 
-def wrap(table: pa.Table) -> Any:
-    return pl.from_arrow(table).lazy()
-
-
 def pca(engine: Any, dataset: Any) -> Any:
     """``pl.cov`` is the sample covariance (ddof 1)."""
     covariances = [pl.cov(a, b).alias(f"{a}_{b}") for a, b in PAIRS]
@@ -39,7 +35,7 @@ def pca(engine: Any, dataset: Any) -> Any:
         .collect(engine=engine.collect_engine)
         .row(0, named=True)
     )
-    return wrap(pca_from_covariance(covariance_matrix({(a, b): row[f"{a}_{b}"] for a, b in PAIRS})))
+    return pca_from_covariance(covariance_matrix({(a, b): row[f"{a}_{b}"] for a, b in PAIRS}))
 
 
 def _moment(name: str, a: str | None, b: str | None) -> Any:
@@ -52,7 +48,7 @@ def _moment(name: str, a: str | None, b: str | None) -> Any:
 def ols(engine: Any, dataset: Any) -> Any:
     moments = [_moment(*term) for term in MOMENTS]
     sums = engine.scan(dataset).select(moments).collect(engine=engine.collect_engine)
-    return wrap(ols_from_moments(sums.row(0, named=True)))
+    return ols_from_moments(sums.row(0, named=True))
 
 
 def _first_nearest(count: int) -> Any:
@@ -91,7 +87,7 @@ def _step(engine: Any, points: pl.DataFrame, centres: np.ndarray) -> pa.Table:
 def kmeans(engine: Any, dataset: Any) -> Any:
     """The features read from Parquet once, into a DataFrame, then ten lazy passes over it."""
     points = engine.scan(dataset).select(FEATURES).collect(engine=engine.collect_engine)
-    return wrap(lloyd(lambda centres: _step(engine, points, centres), initial_centres(dataset)))
+    return lloyd(lambda centres: _step(engine, points, centres), initial_centres(dataset))
 
 
 def regression(engine: Any, dataset: Any) -> Any:

@@ -1,5 +1,5 @@
 """Sail answers the ml questions in Spark SQL, as Spark does (workloads/ml/sql.py with
-workloads/ml/spark.py's fetch and wrap), but for m4 and the library versions.
+workloads/ml/spark.py's fetch and hold), but for m4 and the library versions.
 
 m4's statement is right on Sail for every group whose v1 and v2 both vary, but Sail's
 ``regr_r2(y, x)`` treats the two degenerate cases the other way round from Spark (and SQL): it
@@ -10,7 +10,7 @@ ML library of its own.
 """
 
 from workloads.ml import KMEANS_LIB, OLS_LIB, PCA_LIB, REGRESSION
-from workloads.ml.spark import fetch, hold, wrap
+from workloads.ml.spark import fetch, hold
 from workloads.ml.sql import sql_queries
 
 NO_ML_LIBRARY = (
@@ -24,5 +24,5 @@ UNSUPPORTED = {
     **{workload.name: NO_ML_LIBRARY for workload in (PCA_LIB, OLS_LIB, KMEANS_LIB)},
 }
 QUERIES = {
-    name: query for name, query in sql_queries(fetch, wrap, hold).items() if name not in UNSUPPORTED
+    name: query for name, query in sql_queries(fetch, hold).items() if name not in UNSUPPORTED
 }

@@ -30,10 +30,6 @@ def fetch(frame: Any) -> pa.Table:
     return frame.toArrow()
 
 
-def wrap(engine: Any, table: pa.Table) -> Any:
-    return engine.session.createDataFrame(table)
-
-
 @contextmanager
 def hold(engine: Any, dataset: Any) -> Iterator[Callable[[str], Any]]:
     """The features cached (Spark's advice for an iterative algorithm), filled by one count
@@ -64,7 +60,7 @@ def pca_lib(engine: Any, dataset: Any) -> Any:
     with _training(engine, dataset) as training:
         model = feature.PCA(k=len(FEATURES), inputCol=VECTOR).fit(training)
     components = model.pc.toArray().T  # pc holds one component per column
-    return wrap(engine, pca_table(components, model.explainedVariance.toArray()))
+    return pca_table(components, model.explainedVariance.toArray())
 
 
 def ols_lib(engine: Any, dataset: Any) -> Any:
@@ -78,14 +74,14 @@ def ols_lib(engine: Any, dataset: Any) -> Any:
     )
     with _training(engine, dataset, TARGET) as training:
         model = estimator.fit(training)
-    return wrap(engine, ols_table(model.intercept, model.coefficients.toArray()))
+    return ols_table(model.intercept, model.coefficients.toArray())
 
 
 LIBRARY: dict[str, Callable[[Any, Any], Any]] = {
     PCA_LIB.name: pca_lib,
     OLS_LIB.name: ols_lib,
 }
-QUERIES = {**sql_queries(fetch, wrap, hold), **LIBRARY}
+QUERIES = {**sql_queries(fetch, hold), **LIBRARY}
 
 UNSUPPORTED = {
     KMEANS_LIB.name: "pyspark.ml KMeans takes no initial centres (initMode is k-means|| or "

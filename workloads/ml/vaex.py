@@ -35,15 +35,11 @@ vaex_ml = lazy_import("vaex.ml")
 vaex_cluster = lazy_import("vaex.ml.cluster")
 
 
-def wrap(table: pa.Table) -> Any:
-    return vaex.from_arrow_table(table)
-
-
 def pca(engine: Any, dataset: Any) -> Any:
     frame = engine.scan(dataset)
     rows = len(frame)
     cov = np.asarray(frame.cov(list(FEATURES))) * rows / (rows - 1)
-    return wrap(pca_from_covariance(cov))
+    return pca_from_covariance(cov)
 
 
 def ols(engine: Any, dataset: Any) -> Any:
@@ -65,7 +61,7 @@ def ols(engine: Any, dataset: Any) -> Any:
     for name, a, b in MOMENTS:
         if name != "n":
             sums[name] = float(rows * means[index[b]] if a is None else raw[index[a], index[b]])
-    return wrap(ols_from_moments(sums))
+    return ols_from_moments(sums)
 
 
 def _distance(centre: np.ndarray) -> str:
@@ -111,7 +107,7 @@ def _step(points: Any, centres: np.ndarray) -> pa.Table:
 def kmeans(engine: Any, dataset: Any) -> Any:
     """The features read from Parquet once, into an in-memory DataFrame, then ten passes."""
     points = engine.in_memory(engine.scan(dataset), list(FEATURES))
-    return wrap(lloyd(lambda centres: _step(points, centres), initial_centres(dataset)))
+    return lloyd(lambda centres: _step(points, centres), initial_centres(dataset))
 
 
 def regression(engine: Any, dataset: Any) -> Any:
@@ -150,7 +146,7 @@ def pca_lib(engine: Any, dataset: Any) -> Any:
     model = vaex_ml.PCA(features=list(FEATURES), n_components=len(FEATURES))
     model.fit(engine.scan(dataset))
     components = np.array(model.eigen_vectors_).T  # one eigenvector per column
-    return wrap(pca_table(components, model.explained_variance_ratio_))
+    return pca_table(components, model.explained_variance_ratio_)
 
 
 def kmeans_lib(engine: Any, dataset: Any) -> Any:
@@ -169,7 +165,7 @@ def kmeans_lib(engine: Any, dataset: Any) -> Any:
     sizes = labelled.count(
         binby=model.prediction_label, limits=[-0.5, CLUSTERS - 0.5], shape=CLUSTERS
     )
-    return wrap(kmeans_table(np.array(model.cluster_centers), sizes.astype(np.int64)))
+    return kmeans_table(np.array(model.cluster_centers), sizes.astype(np.int64))
 
 
 QUERIES = {
