@@ -1,4 +1,5 @@
-"""``bakeoff bench`` end to end under asv, at tiny scale, in two engine environments.
+"""``bakeoff bench`` end to end under asv, at tiny scale, in three engine environments: DuckDB,
+Polars, and Polars' labelled variant ``polars[in-memory]`` (sharing Polars' virtualenv).
 
 This builds real asv virtualenvs from the committed HEAD (so it measures what is committed)
 and checks that results hold a time and a tree peak for every groupby question on both
@@ -16,12 +17,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-ENGINES = ("duckdb", "polars")
+ENGINES = ("duckdb", "polars", "polars[in-memory]")
 GROUPBY = [f"groupby_q{i}" for i in range(1, 11)]  # duckdb, polars answer all
 
 
 @pytest.mark.slow
-def test_asv_quick_runs_two_engine_environments(data_dir, tmp_path):
+def test_asv_quick_runs_three_engine_environments(data_dir, tmp_path):
     if (
         subprocess.run(
             ["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True
@@ -58,9 +59,11 @@ def test_asv_quick_runs_two_engine_environments(data_dir, tmp_path):
     by_engine = {}
     for path in files:
         data = json.loads(path.read_text())
-        engine = data.get("env_vars", {}).get("BAKEOFF_ENGINE")
+        env_vars = data.get("env_vars", {})
+        engine = env_vars.get("BAKEOFF_ENGINE")
         if engine:
-            by_engine[engine] = data
+            in_memory = env_vars.get("BAKEOFF_POLARS_OPTIONS") == "engine=in-memory"
+            by_engine[engine + ("[in-memory]" if in_memory else "")] = data
     assert set(by_engine) == set(ENGINES)
     for engine, data in by_engine.items():
         for benchmark in ("GroupBy.time_query", "GroupByMemory.track_peak_tree_bytes"):
@@ -71,14 +74,18 @@ def test_asv_quick_runs_two_engine_environments(data_dir, tmp_path):
     records = [json.loads(line) for line in (results / "runs.jsonl").read_text().splitlines()]
     validated = [r for r in records if r["validated"]]
     assert sorted((r["engine"], r["workload"]) for r in validated) == sorted(
-        (engine, workload) for engine in ENGINES for workload in GROUPBY
+        (engine.split("[")[0], workload) for engine in ENGINES for workload in GROUPBY
     )  # one validated run per cell: the peak benchmark reads it back, it does not run again
     for engine, data in by_engine.items():
         peaks, (workloads, _rows), *_ = data["results"][
             "bench_workloads.GroupByMemory.track_peak_tree_bytes"
         ]
-        logged = {r["workload"]: r["peak_bytes"] for r in validated if r["engine"] == engine}
+        mine = [r for r in validated if r["provenance"]["asv_env_name"] == data["env_name"]]
+        logged = {r["workload"]: r["peak_bytes"] for r in mine}
         assert peaks == [logged[name.strip("'")] for name in workloads], engine
+        if engine.startswith("polars"):  # the variant's options reached its benchmarks
+            expected = "in-memory" if engine.endswith("[in-memory]") else "streaming"
+            assert {r["settings"]["engine"] for r in mine} == {expected}
     report = (results / "report.md").read_text()
     for engine in ENGINES:
         assert engine in report
