@@ -54,14 +54,15 @@ def pca(engine: Any, dataset: Any) -> Any:
 
 
 def ols(engine: Any, dataset: Any) -> Any:
-    frame = engine.scan(dataset)[[*FEATURES, TARGET]]
-    products = {
-        name: frame[b] if a is None else frame[a] if b is None else frame[a] * frame[b]
-        for name, a, b in MOMENTS
-        if name != "n"
-    }
-    sums, rows = dask.compute(frame.assign(**products)[list(products)].sum(), frame.shape[0])
-    return ols_from_moments({**sums.to_dict(), "n": float(rows)})
+    """The moments as one Gram matrix of [1, X, y]: a matrix product of the chunks, reduced as
+    a tree. (153 product columns assigned to the DataFrame, the SQL engines' form, took 6.6x
+    as long: dask-expr plans every assigned column.)"""
+    values = engine.scan(dataset)[[*FEATURES, TARGET]].to_dask_array(lengths=True)
+    ones = da.ones((values.shape[0], 1), chunks=(values.chunks[0], 1))
+    design = da.hstack([ones, values])
+    gram = (design.T @ design).compute()
+    position = {name: i for i, name in enumerate((None, *FEATURES, TARGET))}
+    return ols_from_moments({name: gram[position[a], position[b]] for name, a, b in MOMENTS})
 
 
 def _cluster_sums(part: pd.DataFrame, centres: np.ndarray) -> pd.DataFrame:
