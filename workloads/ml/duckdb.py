@@ -12,16 +12,16 @@ from workloads.ml import no_library
 from workloads.ml.sql import POINTS, POINTS_SQL, sql_queries
 
 
-def fetch(relation: Any) -> pa.Table:
-    return relation.to_arrow_table()
+def fetch(statement: Any) -> pa.Table:
+    return statement.fetch()
 
 
 @contextmanager
 def hold(engine: Any, dataset: Any) -> Iterator[Callable[[str], Any]]:
     """The features in a temporary table of the connection (memory, spilled past its limit)."""
-    engine.sql(dataset, f"CREATE OR REPLACE TEMP TABLE {POINTS} AS {POINTS_SQL}")
+    engine.sql(dataset, POINTS_SQL).create(POINTS, temporary=True)
     try:
-        yield engine.connection.sql
+        yield engine.statement
     finally:
         engine.connection.execute(f"DROP TABLE IF EXISTS {POINTS}")
 
