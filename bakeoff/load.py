@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -80,24 +81,61 @@ def _run_root() -> psutil.Process:
     return psutil.Process()
 
 
+def _cpu_of(process: psutil.Process) -> float:
+    """CPU seconds of a process with the children it has reaped: a peer script or a cell's
+    process that ended within the window stays this run's, not another's."""
+    times = process.cpu_times()
+    reaped = getattr(times, "children_user", 0.0) + getattr(times, "children_system", 0.0)
+    return times.user + times.system + reaped
+
+
 def _tree_cpu(root: psutil.Process) -> dict[int, float]:
-    """CPU seconds of each live process of the tree, with the children it has reaped: a peer
-    script or a cell's process that ended within the window stays this run's, not another's."""
+    """CPU seconds of each live process of the tree (:func:`_cpu_of`)."""
     found = {}
     for process in [root, *root.children(recursive=True)]:
         with contextlib.suppress(psutil.Error):
-            times = process.cpu_times()
-            reaped = getattr(times, "children_user", 0.0) + getattr(times, "children_system", 0.0)
-            found[process.pid] = times.user + times.system + reaped
+            found[process.pid] = _cpu_of(process)
     return found
 
 
-def _counters(root: psutil.Process) -> _Counters:
+class _OwnProcesses:
+    """This run's processes, by pid, with the CPU seconds each had when last seen.
+
+    A process once seen in the tree stays this run's when its parent ends before it: a JVM
+    whose Python exits is reparented to init, which alone reaps it, so its CPU never reaches
+    the tree's reaped-children times (PySpark's JVM outlives every peer script: 24 s of CPU
+    each, counted as another process's before). Such an orphan keeps its last-seen CPU once
+    it has ended. A process that vanished from the tree without being seen as an orphan was
+    reaped inside it, and its CPU is in its parent's reaped times."""
+
+    def __init__(self, root: psutil.Process):
+        self.root = root
+        self._seen: dict[int, psutil.Process] = {}
+        self._orphans: dict[int, float] = {}
+        self._lock = threading.Lock()
+
+    def cpu(self) -> dict[int, float]:
+        with self._lock:
+            found = {}
+            for process in [self.root, *self.root.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    found[process.pid] = _cpu_of(process)
+                    self._seen.setdefault(process.pid, process)
+            for pid, process in self._seen.items():
+                if pid in found:
+                    continue
+                with contextlib.suppress(psutil.Error):
+                    if process.is_running():  # same pid and start time: alive outside the tree
+                        self._orphans[pid] = _cpu_of(process)
+            return {**self._orphans, **found}
+
+
+def _counters(ours: _OwnProcesses) -> _Counters:
     times = psutil.cpu_times()  # /proc/stat on Linux; guest time is already inside user
     steal = getattr(times, "steal", 0.0)
     idle = times.idle + getattr(times, "iowait", 0.0)
     busy = sum(getattr(times, name, 0.0) for name in ("user", "nice", "system", "irq", "softirq"))
-    return _Counters(time.monotonic(), busy, busy + idle + steal, steal, _tree_cpu(root))
+    return _Counters(time.monotonic(), busy, busy + idle + steal, steal, ours.cpu())
 
 
 def _between(start: _Counters, end: _Counters) -> LoadSample:
@@ -117,19 +155,37 @@ def _between(start: _Counters, end: _Counters) -> LoadSample:
 @dataclass
 class LoadMeter:
     """Consecutive windows (laps) of machine load around one run, named ``before`` /
-    ``during`` / ``after``; :meth:`recorded` is what a run record keeps."""
+    ``during`` / ``after``; :meth:`recorded` is what a run record keeps.
+
+    With ``poll_s``, a thread also looks at this run's processes that often until
+    :meth:`close`, so that one started and orphaned within a lap (a fresh process's JVM) is
+    seen and stays this run's (:class:`_OwnProcesses`)."""
 
     root: psutil.Process = field(default_factory=_run_root)
     laps: dict[str, LoadSample] = field(default_factory=dict)
+    poll_s: float | None = None
 
     def __post_init__(self) -> None:
-        self._last = _counters(self.root)
+        self._ours = _OwnProcesses(self.root)
+        self._last = _counters(self._ours)
+        self._stop = threading.Event()
+        if self.poll_s:
+            interval = self.poll_s
+            threading.Thread(target=self._poll, args=(interval,), daemon=True).start()
+
+    def _poll(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            with contextlib.suppress(psutil.Error):
+                self._ours.cpu()
+
+    def close(self) -> None:
+        self._stop.set()
 
     def lap(self, name: str, min_window_s: float = 0.0) -> LoadSample:
         """The load since the previous lap (waiting until ``min_window_s`` has passed)."""
         if (wait := min_window_s - (time.monotonic() - self._last.at)) > 0:
             time.sleep(wait)
-        now = _counters(self.root)
+        now = _counters(self._ours)
         self.laps[name] = _between(self._last, now)
         self._last = now
         return self.laps[name]

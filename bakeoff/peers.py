@@ -35,6 +35,9 @@ PEER_ENGINES = ("duckdb", "polars", "dask", "spark", "vaex")
 FAMILIES = ("join", "window", "ml")
 PEER_DIR = Path(__file__).resolve().parents[1] / "benchmarks" / "peers"
 REPOSITORY = PEER_DIR.parents[1]
+# How often the load meter looks at the comparison's processes: each side's engine (a JVM, Dask
+# workers) lives seconds at least, and is seen before its parent process ends.
+PROCESS_POLL_S = 0.5
 SUSPECT_RATIO = 1.10  # the threshold: above it, a bug in bakeoff until shown otherwise
 
 
@@ -196,13 +199,14 @@ def cmd_peers(args: argparse.Namespace) -> int:
     if args.rounds < 1 or args.samples < 1:
         raise InputError("--rounds and --samples must be at least 1")
     count, load_start = cores(), os.getloadavg()
-    meter = LoadMeter()
+    meter = LoadMeter(poll_s=PROCESS_POLL_S)
     if (before := meter.lap("before", IDLE_CHECK_WINDOW_S)).busy:
         print(_busy_warning(before.other_share, count), file=sys.stderr, flush=True)
     started = time.time()
     comparisons = compare(args.engine, workloads, args.rows, args.rounds, args.samples)
     load_end = os.getloadavg()
     during = meter.lap("during")
+    meter.close()
     if during.busy:
         print(_busy_warning(during.other_share, count), file=sys.stderr, flush=True)
     if args.json:

@@ -103,6 +103,39 @@ def test_a_child_that_ended_in_the_window_stays_this_runs():
     assert meter._last.ours[me] - start.ours[me] >= child_cpu - 0.02
 
 
+def test_a_process_orphaned_after_it_was_seen_stays_this_runs():
+    """A child's own child that outlives it (PySpark's JVM when its Python exits) is
+    reparented to init and never reaped in this tree: a polling meter that saw it in the
+    tree still counts its CPU as this run's, while it runs on and after it has ended."""
+    meter = load.LoadMeter(poll_s=0.05)
+    start = meter._last
+    try:
+        shell = subprocess.Popen(
+            [
+                "sh",
+                "-c",
+                f'{sys.executable} -c "$0" & echo $!; sleep 0.5',
+                BURN.format(seconds=1.5),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        burner = psutil.Process(int(shell.stdout.readline()))
+        shell.wait()  # the burner is an orphan from here on
+        time.sleep(0.2)
+        assert burner.pid not in {p.pid for p in psutil.Process().children(recursive=True)}
+        burner.wait(timeout=10)
+        meter.lap("orphaned")
+    finally:
+        meter.close()
+    end = meter._last
+    assert end.ours[burner.pid] > 0.5  # its whole run, counted as this run's ...
+    total = end.total_s - start.total_s
+    machine = (end.busy_s - start.busy_s) / total
+    burned = end.ours[burner.pid] / total
+    assert meter.laps["orphaned"].other_share <= max(0.0, machine - burned) + 1e-9  # ... left out
+
+
 def test_the_idle_warning_judges_other_processes_not_the_load_average(monkeypatch):
     """After a run is killed the load average stays high for minutes; only CPU that other
     processes use now makes the machine busy."""
