@@ -203,10 +203,12 @@ def cmd_peers(args: argparse.Namespace) -> int:
     if (before := meter.lap("before", IDLE_CHECK_WINDOW_S)).busy:
         print(_busy_warning(before.other_share, count), file=sys.stderr, flush=True)
     started = time.time()
-    comparisons = compare(args.engine, workloads, args.rows, args.rounds, args.samples)
-    load_end = os.getloadavg()
-    during = meter.lap("during")
-    meter.close()
+    try:
+        comparisons = compare(args.engine, workloads, args.rows, args.rounds, args.samples)
+        load_end = os.getloadavg()
+        during = meter.lap("during")
+    finally:
+        meter.close()
     if during.busy:
         print(_busy_warning(during.other_share, count), file=sys.stderr, flush=True)
     if args.json:

@@ -77,8 +77,9 @@ class Statement:
         Python values; Arrow export costs more than the values for a few wide rows."""
         cursor = self.connection.execute(self.text)
         names = [column[0] for column in cursor.description]
-        rows = cursor.fetchall()
-        return pa.Table.from_pylist([dict(zip(names, row, strict=True)) for row in rows])
+        columns = zip(*cursor.fetchall(), strict=True) if names else ()
+        by_name = dict(zip(names, columns, strict=False))  # no rows: no values
+        return pa.table({name: list(by_name.get(name, ())) for name in names})
 
 
 class DuckDBEngine(Engine):
