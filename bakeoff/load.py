@@ -19,6 +19,7 @@ import contextlib
 import os
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -89,13 +90,16 @@ def _cpu_of(process: psutil.Process) -> float:
     return times.user + times.system + reaped
 
 
-def _tree_cpu(root: psutil.Process) -> dict[int, float]:
-    """CPU seconds of each live process of the tree (:func:`_cpu_of`)."""
-    found = {}
+def _tree(root: psutil.Process) -> Iterator[tuple[psutil.Process, float]]:
+    """Each live process of the tree with its CPU seconds (:func:`_cpu_of`)."""
     for process in [root, *root.children(recursive=True)]:
         with contextlib.suppress(psutil.Error):
-            found[process.pid] = _cpu_of(process)
-    return found
+            cpu = _cpu_of(process)
+            yield process, cpu
+
+
+def _tree_cpu(root: psutil.Process) -> dict[int, float]:
+    return {process.pid: cpu for process, cpu in _tree(root)}
 
 
 class _OwnProcesses:
@@ -117,10 +121,9 @@ class _OwnProcesses:
     def cpu(self) -> dict[int, float]:
         with self._lock:
             found = {}
-            for process in [self.root, *self.root.children(recursive=True)]:
-                with contextlib.suppress(psutil.Error):
-                    found[process.pid] = _cpu_of(process)
-                    self._seen.setdefault(process.pid, process)
+            for process, cpu in _tree(self.root):
+                found[process.pid] = cpu
+                self._seen.setdefault(process.pid, process)
             for pid, process in self._seen.items():
                 if pid in found:
                     continue
@@ -170,8 +173,7 @@ class LoadMeter:
         self._last = _counters(self._ours)
         self._stop = threading.Event()
         if self.poll_s:
-            interval = self.poll_s
-            threading.Thread(target=self._poll, args=(interval,), daemon=True).start()
+            threading.Thread(target=self._poll, args=(self.poll_s,), daemon=True).start()
 
     def _poll(self, interval: float) -> None:
         while not self._stop.wait(interval):

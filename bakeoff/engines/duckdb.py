@@ -77,9 +77,8 @@ class Statement:
         Python values; Arrow export costs more than the values for a few wide rows."""
         cursor = self.connection.execute(self.text)
         names = [column[0] for column in cursor.description]
-        columns = zip(*cursor.fetchall(), strict=True) if names else ()
-        by_name = dict(zip(names, columns, strict=False))  # no rows: no values
-        return pa.table({name: list(by_name.get(name, ())) for name in names})
+        columns = list(zip(*cursor.fetchall(), strict=True)) or [()] * len(names)
+        return pa.table({name: list(values) for name, values in zip(names, columns, strict=True)})
 
 
 class DuckDBEngine(Engine):
