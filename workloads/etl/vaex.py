@@ -58,11 +58,12 @@ def _hourly(frame: Any) -> Any:
 
 def clean(engine: Any, dataset: Any, output: str) -> None:
     frame = _with_day(engine.scan(dataset))
-    # The partitioned export filters the frame once per day; a virtual ``date`` would run
-    # strftime over every row in each of those passes. Vaex's documented remedy for a costly
-    # virtual column used repeatedly: ``materialize`` it, once.
-    frame = frame.materialize(PARTITION_COLUMN)
-    _export(frame[frame.value.notna()], output, partitioned=True)
+    kept = frame[frame.value.notna()]
+    # The partitioned export selects each day with a filter over the whole frame: over the
+    # Parquet scan, each of its 30 passes at 1e7 re-reads every row and derives ``date`` again
+    # (439 s in all here). The suite's rule for an input read several times applies: the rows
+    # are evaluated into memory once, and each day's pass is then a mask (23 s in all).
+    _export(engine.in_memory(kept, kept.get_column_names()), output, partitioned=True)
 
 
 def hourly(engine: Any, dataset: Any, output: str) -> None:
