@@ -98,7 +98,7 @@ def normalize(table: pa.Table, workload: Workload) -> pa.Table:
     order = keys + [name for name in names if name not in keys]
     if not order or plain.num_rows == 0:
         return plain
-    return take_rows(plain, row_order(plain, order, unique_after=len(keys)))
+    return take_rows(plain, row_order(plain, order, keys=len(keys)))
 
 
 def take_rows(table: pa.Table, indices: pa.Array) -> pa.Table:
@@ -113,15 +113,18 @@ def take_rows(table: pa.Table, indices: pa.Array) -> pa.Table:
 # -- sorting -----------------------------------------------------------------------------------
 # A code that a 64-bit composite of ranks can hold: past it, the composite so far is re-ranked.
 _CODE_LIMIT = 1 << 64
-# An integer column whose values span at most this many times its rows is ranked by offset
-# from its minimum (no sort); a wider one is ranked by np.unique.
+# An integer column whose values span at most this many times its rows is ranked by its offset
+# from the minimum, with no sort.
 _OFFSET_SPAN_PER_ROW = 4
 
 
-def _order_codes(column: pa.Array) -> tuple[np.ndarray, int]:
+def _order_codes(column: pa.Array) -> tuple[np.ndarray, int] | None:
     """Per row, a code that sorts as the column's values do (ascending, NULL last), and how
-    many codes there are. Strings are ranked through their dictionary (sorting the distinct
-    values, not the rows); integers by their offset from the minimum where the span is small."""
+    many codes there are; ``None`` where only a sort of the rows would rank the column (floats,
+    integers and times spread wide), which Arrow's own sort does better.
+
+    Strings are ranked through their dictionary (a sort of the distinct values, not of the
+    rows: Arrow compares a row's strings byte by byte at every step of its sort)."""
     nulls = column.is_null().to_numpy(zero_copy_only=False) if column.null_count else None
     kind = column.type
     if pa.types.is_string(kind) or pa.types.is_binary(kind):
@@ -132,18 +135,15 @@ def _order_codes(column: pa.Array) -> tuple[np.ndarray, int]:
         codes = rank[pc.fill_null(encoded.indices, count).to_numpy()]
     else:
         if pa.types.is_date32(kind) or pa.types.is_boolean(kind):
-            column = column.cast(pa.int32()).cast(pa.int64())
-        elif pa.types.is_temporal(kind):
-            column = column.cast(pa.int64())
-        values = pc.fill_null(column, 0).to_numpy(zero_copy_only=False)
-        low, high = pc.min_max(column).values()
-        span = 0 if low.as_py() is None else high.as_py() - low.as_py() + 1
-        if pa.types.is_integer(column.type) and span <= _OFFSET_SPAN_PER_ROW * len(column) + 1:
-            codes = (values - low.as_py()).astype(np.uint64) if span else values.astype(np.uint64)
-            count = span
-        else:  # floats, and integers spread wide: a sort of the values
-            distinct, inverse = np.unique(values, return_inverse=True)
-            codes, count = inverse.astype(np.uint64), len(distinct)
+            column = column.cast(pa.int32())
+        if not pa.types.is_integer(column.type):
+            return None
+        low, high = (value.as_py() for value in pc.min_max(column).values())
+        span = 0 if low is None else high - low + 1
+        if span > _OFFSET_SPAN_PER_ROW * len(column) + 1:
+            return None
+        values = pc.fill_null(column.cast(pa.int64()), low or 0).to_numpy()
+        codes, count = (values - (low or 0)).astype(np.uint64), span
     if nulls is not None:
         codes[nulls] = count
         count += 1
@@ -153,28 +153,6 @@ def _order_codes(column: pa.Array) -> tuple[np.ndarray, int]:
 def _dense(codes: np.ndarray) -> tuple[np.ndarray, int]:
     distinct, inverse = np.unique(codes, return_inverse=True)
     return inverse.astype(np.uint64), len(distinct)
-
-
-def row_order(table: pa.Table, names: list[str], *, unique_after: int = 0) -> pa.Array:
-    """The indices that sort ``table`` by ``names`` (ascending, NULL last), as
-    ``pyarrow.compute.sort_indices`` does, at a fraction of its cost on many columns or strings.
-
-    Each column becomes a rank code, and the codes of successive columns are combined into one
-    64-bit mixed-radix number, so one integer sort orders all the columns. When the first
-    ``unique_after`` columns (a result's keys) already tell every row apart, the other columns
-    cannot change the order and are not ranked."""
-    composite, size = np.zeros(table.num_rows, dtype=np.uint64), 1
-    for position, name in enumerate(names, start=1):
-        codes, count = _order_codes(table.column(name).combine_chunks())
-        if size * count >= _CODE_LIMIT:
-            composite, size = _dense(composite)
-        composite = composite * np.uint64(count) + codes
-        size *= count
-        if position == unique_after:
-            order, distinct = _sorted_order(composite, size)
-            if distinct:
-                return pa.array(order)
-    return pa.array(_sorted_order(composite, size)[0])  # rows still tied are equal throughout
 
 
 def _sorted_order(codes: np.ndarray, size: int) -> tuple[np.ndarray, bool]:
@@ -189,6 +167,36 @@ def _sorted_order(codes: np.ndarray, size: int) -> tuple[np.ndarray, bool]:
     order = np.argsort(codes)
     ranked = codes[order]
     return order, not np.any(ranked[1:] == ranked[:-1])
+
+
+def _arrow_order(columns: list[pa.Array]) -> pa.Array:
+    table = pa.Table.from_arrays(columns, names=[str(i) for i in range(len(columns))])
+    return pc.sort_indices(table, [(name, "ascending", "at_end") for name in table.column_names])
+
+
+def row_order(table: pa.Table, names: list[str], *, keys: int = 0) -> pa.Array:
+    """The indices that sort ``table`` by ``names`` (ascending, NULL last), as
+    ``pyarrow.compute.sort_indices`` does, faster where a result's first ``keys`` columns are
+    strings or integers.
+
+    Those key columns become rank codes, combined into one 64-bit mixed-radix number that one
+    integer sort orders. When the keys tell every row apart (the usual result: one row per
+    key), the other columns cannot change the order and are not looked at; otherwise Arrow
+    sorts by that number and then by the other columns, which it compares only on ties."""
+    columns = [table.column(name).combine_chunks() for name in names]
+    ranked = [_order_codes(column) for column in columns[:keys]]
+    if not keys or any(codes is None for codes in ranked):
+        return _arrow_order(columns)
+    composite, size = np.zeros(table.num_rows, dtype=np.uint64), 1
+    for codes, count in ranked:
+        if size * count >= _CODE_LIMIT:
+            composite, size = _dense(composite)
+        composite = composite * np.uint64(count) + codes
+        size *= count
+    order, distinct = _sorted_order(composite, size)
+    if distinct or keys == len(names):  # rows still tied are equal in every column
+        return pa.array(order)
+    return _arrow_order([pa.array(composite), *columns[keys:]])
 
 
 # -- keyed checksums ---------------------------------------------------------------------------

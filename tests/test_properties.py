@@ -189,8 +189,8 @@ def test_any_single_change_is_detected(table, data):
 @st.composite
 def sortable_tables(draw: st.DrawFn) -> pa.Table:
     """Columns of every kind a result has, with NULLs, ties, negative and widely spread
-    integers (ranked by sorting, not by offset), and enough columns of many distinct values
-    that their combined ranks overflow 64 bits and are re-ranked."""
+    integers (sorted by Arrow, not ranked by offset), and enough key columns of many distinct
+    values that their combined ranks overflow 64 bits and are re-ranked."""
     size = draw(st.integers(1, 80))
 
     def column(values: st.SearchStrategy) -> list:
@@ -208,6 +208,7 @@ def sortable_tables(draw: st.DrawFn) -> pa.Table:
             "real": pa.array(column(finite), pa.float64()),
             "day": pa.array(column(st.integers(0, 20_000)), pa.int32()).cast(pa.date32()),
             "flag": pa.array(column(st.booleans()), pa.bool_()),
+            "word2": pa.array(column(st.text(alphabet="xyz", max_size=4)), pa.string()),
             "wide2": pa.array(column(wide), pa.int64()),
             "real2": pa.array(column(finite), pa.float64()),
         }
@@ -218,9 +219,9 @@ def sortable_tables(draw: st.DrawFn) -> pa.Table:
 @given(table=sortable_tables(), data=st.data())
 def test_the_rank_sort_orders_rows_as_arrows_sort_does(table, data):
     names = data.draw(st.permutations(table.column_names))
-    unique_after = data.draw(st.integers(0, len(names)))
+    keys = data.draw(st.integers(0, len(names)))
     expected = table.take(pc.sort_indices(table, [(name, "ascending", "at_end") for name in names]))
-    got = table.take(row_order(table, names, unique_after=unique_after))
+    got = table.take(row_order(table, names, keys=keys))
     assert got.select(names).equals(expected.select(names)), (got.to_pylist(), names)
 
 

@@ -8,9 +8,12 @@ person can act on.
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
+from bakeoff import validation
 from bakeoff.engines import create_engine
 from bakeoff.reference import reference_answer
 from bakeoff.runner import Status, run_workload
@@ -165,3 +168,30 @@ def test_whole_numbers_have_exact_keyed_checksums():
     wrong = right.set_column(2, "rn", pa.array(swapped_rn))
     problem = compare_digests(digest_table(wrong, w1), digest_table(right, w1), rel_tol=1e-9)
     assert "keyed checksum of rn" in problem
+
+
+@pytest.mark.parametrize("code_limit", [1 << 64, 1 << 12])
+def test_the_rank_sort_orders_many_keys_as_arrows_sort_does(monkeypatch, code_limit):
+    """Keys of strings and integers with NULLs and ties, whose combined ranks re-rank when they
+    pass the 64-bit limit (lowered here, as keys of 1e7 distinct values in several columns
+    would pass it), in the order Arrow's multi-column sort gives."""
+    monkeypatch.setattr(validation, "_CODE_LIMIT", code_limit)
+    rng = np.random.default_rng(7)
+    size = 5000
+
+    def with_nulls(values: list) -> list:
+        return [None if rng.random() < 0.05 else value for value in values]
+
+    table = pa.table(
+        {
+            "id1": with_nulls([f"id{n:03d}" for n in rng.integers(0, 40, size)]),
+            "id4": pa.array(with_nulls(rng.integers(-20, 20, size).tolist()), pa.int32()),
+            "id3": with_nulls([f"id{n:010d}" for n in rng.integers(0, 3000, size)]),
+            "id6": pa.array(with_nulls(rng.integers(0, 3000, size).tolist()), pa.int64()),
+            "v3": with_nulls(rng.normal(size=size).round(1).tolist()),
+        }
+    )
+    names = table.column_names
+    for keys in range(len(names) + 1):
+        expected = table.take(pc.sort_indices(table, [(n, "ascending", "at_end") for n in names]))
+        assert table.take(validation.row_order(table, names, keys=keys)).equals(expected), keys

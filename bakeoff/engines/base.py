@@ -136,6 +136,9 @@ class Engine(ABC):
     # Labelled variants the suite runs beside the default, each an asv environment of its own
     # with these options (``BAKEOFF_<ENGINE>_OPTIONS``): name -> options text.
     variants: ClassVar[dict[str, str]] = {}
+    # Whether reading a result back for validation runs its plan a second time (a lazy result
+    # sunk to ``noop``, a statement): the estimate of a bench counts that run.
+    reads_back_by_running_again: ClassVar[bool] = False
 
     def __init__(
         self, resources: Resources | None = None, options: EngineOptions | None = None

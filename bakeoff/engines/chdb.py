@@ -93,6 +93,7 @@ class Statement:
 
 class ChdbEngine(Engine):
     name = "chdb"
+    reads_back_by_running_again = True  # to_arrow executes the plan again
     distribution = "chdb"
     import_name = "chdb"
     out_of_memory_markers: ClassVar[tuple[str, ...]] = (

@@ -93,6 +93,7 @@ def java_major_version() -> int:
 
 class SparkEngine(Engine):
     name = "spark"
+    reads_back_by_running_again = True  # to_arrow executes the plan again
     distribution = "pyspark"
     import_name = "pyspark.sql"
     address_schemes = ("spark://", "local", "yarn", "k8s://", CONNECT_SCHEME)
