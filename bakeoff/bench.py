@@ -29,10 +29,12 @@ from bakeoff.engines import ENGINE_NAMES, engine_class, variant_label
 from bakeoff.engines.base import option_variables
 from bakeoff.estimate import (
     EngineEstimate,
+    asv_sample_seconds,
     estimate,
     estimate_text,
     log_lines,
     progress,
+    run_history,
     split_text,
 )
 from bakeoff.load import RUN_PID_VARIABLE, idle_warning
@@ -343,7 +345,12 @@ def announce(args: argparse.Namespace) -> list[EngineEstimate]:
         dataclasses.replace(figure, engine=choice.label)
         for choice, figure in zip(
             engines,
-            estimate([c.name for c in engines], suite_workloads(), suite_scales()),
+            estimate(
+                [c.name for c in engines],
+                suite_workloads(),
+                suite_scales(),
+                run_history(paths.run_log()),
+            ),
             strict=True,
         )
     ]
@@ -371,7 +378,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     found = announce(args)
     if args.dry_run:
         return 0
-    began = time.monotonic()
+    began, wall_began = time.monotonic(), time.time()
     config, env = prepare(args)
     data_s, first_line = time.monotonic() - began, log_lines(paths.run_log())
     run = ["run", "HEAD^!", "--record-samples", *selection(args)]
@@ -381,7 +388,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         run.append("--skip-existing-successful")
     with progress(paths.run_log(), found):
         status = asv(config, *run, env=env)
-    print(split_text(data_s, time.monotonic() - began - data_s, paths.run_log(), first_line))
+    samples_s = asv_sample_seconds(Path(json.loads(config.read_text())["results_dir"]), wall_began)
+    asv_s = time.monotonic() - began - data_s
+    print(split_text(data_s, asv_s, paths.run_log(), first_line, samples_s))
     finish(config, env, args)
     return status
 

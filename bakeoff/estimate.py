@@ -1,70 +1,111 @@
 """How long ``bakeoff bench`` will take, said before it starts, and its progress while it runs.
 
-The estimate is cells x expected seconds per cell. A cell is one workload at one scale on one
-engine: its benchmark process starts the engine, makes the validated run, then asv's samples
-(``bakeoff.suite.SAMPLE_REPEAT``). The seconds per question come from
-the figures measured on this 2-core machine in the README's frontier section (one cold run of
-each cell at 1e7 under 8 GiB and 4 GiB): per engine and family, the mean of its light and heavy
-question (groupby_q1 and groupby_q3, join_q1 and join_q5; where the heavy one ran out of memory,
-the light one alone). Those cold runs include Spark's first-query warm-up, so Spark's start
-is taken out of its figures. Families without a figure there (window, ml, etl) are costed as
-groupby (a scan and an aggregation or a sort), engines without one as the median of the five
-that have one. Times scale linearly with the rows a workload reads; starts do not.
+A cell (one workload at one scale on one engine) costs two asv processes (its timing and its
+memory benchmark), the engine's start, the validated run, reading its result back and checking
+it, and asv's samples (``bakeoff.suite.SAMPLE_REPEAT``, simulated as asv takes them). A run's
+seconds are this machine's own where the run log has the cell (its newest validated run of that
+engine, question and rows); otherwise the mean of the engine's family measured on a 2-core
+machine at the default scale, scaled by the rows read. Reading back and checking cost a figure
+per family measured there, scaled the same way, and one more run where the engine computes the
+result again to hand it over (Spark's ``toArrow`` after its ``noop`` sink). Installs and data
+generation are not in it.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bakeoff.runner import read_run_log
-from bakeoff.suite import SAMPLE_REPEAT
+from bakeoff.engines import engine_class
+from bakeoff.runner import Status, read_run_log
+from bakeoff.suite import DEFAULT_SCALES, SAMPLE_REPEAT
+from datagen.dataset import parse_rows
 from workloads import Unsupported, Workload, implementation
 
-FIGURES_ROWS = 10_000_000  # the scale of the README's figures
-# Seconds per question at 1e7, from the README's frontier tables (see the module docstring).
+FIGURES_SCALE = parse_rows(DEFAULT_SCALES)  # the scale the figures below were measured at
+# Seconds of one validated run (a fresh session's first), the mean over each family's questions
+# at the rows it reads at the default scale (ml: a 1e5-row share), measured on a 2-core,
+# 23.5 GiB machine on 2026-12-04 with nothing else running.
 QUERY_S: dict[str, dict[str, float]] = {
-    "duckdb": {"groupby": (0.1 + 1.8) / 2, "join": (2.2 + 7.7) / 2},
-    "polars": {"groupby": (0.3 + 2.8) / 2, "join": (1.3 + 5.3) / 2},
-    "dask": {"groupby": (2.7 + 10.1) / 2, "join": 6.1},  # join_q5: out of memory under 4 GiB
-    "spark": {"groupby": (11.4 + 19.7) / 2 - 10.0, "join": (16.5 + 44.5) / 2 - 10.0},
-    "vaex": {"groupby": (2.2 + 6.9) / 2, "join": (9.8 + 33.4) / 2},
+    "duckdb": {"groupby": 0.96, "join": 3.28, "window": 3.26, "ml": 0.32, "etl": 2.86},
+    "polars": {"groupby": 0.92, "join": 2.06, "window": 2.41, "ml": 0.21, "etl": 5.43},
+    "dask": {"groupby": 4.65, "join": 8.02, "window": 15.6, "ml": 4.15, "etl": 12.0},
+    "spark": {"groupby": 12.2, "join": 15.7, "window": 21.4, "ml": 16.5, "etl": 27.8},
+    "vaex": {"groupby": 3.34, "join": 8.72, "window": 17.7, "ml": 0.96, "etl": 11.4},
+    "pyarrow": {"groupby": 1.57, "join": 2.65, "window": 4.08, "ml": 0.17, "etl": 3.59},
+    "datafusion": {"groupby": 0.60, "join": 1.02, "window": 3.28, "ml": 0.26, "etl": 4.74},
+    "daft": {"groupby": 1.41, "join": 3.48, "window": 2.50, "ml": 0.26, "etl": 2.72},
+    "chdb": {"groupby": 1.06, "join": 2.05, "window": 3.57, "ml": 0.53, "etl": 0.31},
+    "sail": {"groupby": 1.03, "join": 0.90, "window": 3.08, "ml": 0.70, "etl": 4.35},
 }
-FALLBACK_FAMILY = "groupby"
-# Seconds to start a benchmark process and its engine (asv spawns one per cell): Python and the
-# engine's import, Spark's JVM and first-query warm-up (the README: about 10 s), Dask's local
-# cluster.
+# Seconds to read a result back and check it value by value, the mean per family at the same
+# rows (DuckDB's, whose read-back is a copy: a 9M-row join's result about 8 s, a window's 2 s,
+# an ETL output directory's up to 19 s).
+CHECK_S: dict[str, float] = {"groupby": 1.34, "join": 8.03, "window": 2.17, "ml": 0.05, "etl": 8.27}
+# Seconds to start a benchmark process's engine: Spark's JVM and first job, Dask's and Sail's
+# local cluster; the others start in their import.
 START_S: dict[str, float] = {"spark": 10.0, "sail": 3.0, "dask": 3.0}
-DEFAULT_START_S = 1.0
-# Reading a 1e7-row result back and checking it against the reference, at 1e7 result rows.
-VALIDATION_S = 3.0
-MIN_SAMPLES, MAX_SAMPLES, SAMPLE_BUDGET_S = SAMPLE_REPEAT  # asv's samples per cell
+DEFAULT_START_S = 0.5
+# Seconds of the two asv processes a cell spawns (Python, the harness, the engine's import) and
+# the idle-check window before its validated run, measured as 1.3 s a process here.
+PROCESS_S = 2.9
+MIN_SAMPLES, MAX_SAMPLES, SAMPLE_BUDGET_S = SAMPLE_REPEAT
+
+History = Mapping[tuple[str, str, int], float]  # (engine, workload, rows read) -> run seconds
 
 
-def query_seconds(engine: str, family: str, rows: int) -> float:
-    """Expected seconds of one run of a question of ``family`` reading ``rows`` rows."""
-    known = QUERY_S.get(engine)
-    if known is None:
-        at_1e7 = statistics.median(query_seconds(e, family, FIGURES_ROWS) for e in QUERY_S)
-    else:
-        at_1e7 = known.get(family, known[FALLBACK_FAMILY])
-    return at_1e7 * rows / FIGURES_ROWS
+def run_history(log: Path) -> dict[tuple[str, str, int], float]:
+    """The newest validated run's seconds of every cell in the run log: this machine's own
+    figure for a cell it has run before."""
+    found: dict[tuple[str, str, int], float] = {}
+    for record in read_run_log(log).records:
+        if record.status == Status.OK and record.validated and record.wall_s is not None:
+            found[(record.engine, record.workload, record.rows)] = record.wall_s
+    return found
 
 
-def cell_seconds(engine: str, workload: Workload, rows: int) -> float:
-    """Expected wall seconds of one cell: start, validated run and check, asv's samples."""
+def query_seconds(
+    engine: str, workload: Workload, read: int, history: History | None = None
+) -> float:
+    """Expected seconds of one run of ``workload`` on ``engine`` reading ``read`` rows."""
+    if (seen := (history or {}).get((engine, workload.name, read))) is not None:
+        return seen
+    figure = (
+        QUERY_S[engine][workload.family]
+        if engine in QUERY_S
+        else statistics.median(known[workload.family] for known in QUERY_S.values())
+    )
+    return figure * read / workload.suite_rows(FIGURES_SCALE)
+
+
+def samples_seconds(query: float) -> float:
+    """asv's samples of a run of ``query`` seconds: at least ``MIN_SAMPLES``, at most
+    ``MAX_SAMPLES``, none started once ``SAMPLE_BUDGET_S`` have gone."""
+    taken, spent = 0, 0.0
+    while taken < MAX_SAMPLES and (taken < MIN_SAMPLES or spent < SAMPLE_BUDGET_S):
+        taken, spent = taken + 1, spent + query
+    return spent
+
+
+def cell_seconds(
+    engine: str, workload: Workload, rows: int, history: History | None = None
+) -> float:
+    """Expected wall seconds of one cell at the suite scale ``rows``."""
     read = workload.suite_rows(rows)
-    query = query_seconds(engine, workload.family, read)
-    samples = max(MIN_SAMPLES, min(MAX_SAMPLES, math.ceil(SAMPLE_BUDGET_S / max(query, 1e-3))))
-    validation = VALIDATION_S * read / FIGURES_ROWS
-    return START_S.get(engine, DEFAULT_START_S) + (1 + samples) * query + validation
+    query = query_seconds(engine, workload, read, history)
+    check = CHECK_S[workload.family] * read / workload.suite_rows(FIGURES_SCALE)
+    if engine_class(engine).reads_back_by_running_again:
+        check += query
+    start = START_S.get(engine, DEFAULT_START_S)
+    return PROCESS_S + start + query + check + samples_seconds(query)
 
 
 @dataclass(frozen=True)
@@ -75,7 +116,10 @@ class EngineEstimate:
 
 
 def estimate(
-    engines: list[str], workloads: list[Workload], scales: list[int]
+    engines: list[str],
+    workloads: list[Workload],
+    scales: list[int],
+    history: History | None = None,
 ) -> list[EngineEstimate]:
     """Per engine, the cells it answers (unsupported ones are skipped by asv) and their time."""
     found = []
@@ -86,9 +130,8 @@ def estimate(
             for rows in scales
             if not isinstance(implementation(engine, workload), Unsupported)
         ]
-        found.append(
-            EngineEstimate(engine, len(cells), sum(cell_seconds(engine, w, r) for w, r in cells))
-        )
+        seconds = sum(cell_seconds(engine, w, r, history) for w, r in cells)
+        found.append(EngineEstimate(engine, len(cells), seconds))
     return found
 
 
@@ -103,7 +146,7 @@ def duration(seconds: float) -> str:
 
 def estimate_text(found: list[EngineEstimate]) -> str:
     """What ``bakeoff bench`` prints before asv starts."""
-    lines = ["estimate (README frontier figures on 2 cores; installs not included):"]
+    lines = ["estimate (this machine's runs where logged, else figures from 2 cores; no installs):"]
     lines += [f"  {e.engine:<12} {e.cells:>4} cells  ~{duration(e.seconds)}" for e in found]
     total = sum(e.seconds for e in found)
     lines.append(f"  {'total':<12} {sum(e.cells for e in found):>4} cells  ~{duration(total)}")
@@ -161,21 +204,54 @@ def progress(log: Path, found: list[EngineEstimate], poll_s: float = 2.0) -> Ite
         bar.close()
 
 
-def split_text(data_s: float, asv_s: float, log: Path, first_line: int) -> str:
+def asv_sample_seconds(results_dir: Path, since: float) -> float:
+    """The seconds of every timed sample in the asv result files written since ``since`` (a
+    time as ``time.time()`` gives): asv records them with ``--record-samples``."""
+    total = 0.0
+    for path in results_dir.glob("*/*.json"):
+        if path.name == "machine.json" or path.stat().st_mtime < since:
+            continue
+        try:
+            document = json.loads(path.read_text())
+            column = document["result_columns"].index("samples")
+            found = [
+                result[column]
+                for name, result in document["results"].items()
+                if ".time_" in name and len(result) > column
+            ]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue  # not a result file of this asv version: nothing to count
+        total += sum(
+            sample
+            for per_param in found
+            for samples in (per_param or [])
+            for sample in (samples or [])
+            if isinstance(sample, int | float) and math.isfinite(sample)
+        )
+    return total
+
+
+def split_text(
+    data_s: float, asv_s: float, log: Path, first_line: int, samples_s: float | None = None
+) -> str:
     """Where a bench's wall time went, from the records its cells added to the run log: the
     validated runs, reading their results back and validating them (the load's ``after``
-    window), the load's ``before`` windows, and the rest of asv's time (installs, engine
-    starts, the timed samples)."""
+    window), the load's ``before`` windows, asv's timed samples (``samples_s``, from its result
+    files) and the rest of asv's time (installs, asv's processes, engine starts)."""
     records = read_run_log(log, first_line).records
     runs = sum(r.wall_s or 0.0 for r in records)
     checks, before = (
         sum(r.machine_load.get(lap, {}).get("window_s", 0.0) for r in records)
         for lap in ("after", "before")
     )
-    rest = max(0.0, asv_s - runs - checks - before)
+    rest = max(0.0, asv_s - runs - checks - before - (samples_s or 0.0))
+    if samples_s is None:
+        sampled, rest_is = "", "installs, engine starts, asv's timed samples"
+    else:
+        sampled, rest_is = f"timed samples {duration(samples_s)}, ", "installs, processes, starts"
     return (
         f"wall time {duration(data_s + asv_s)}: data and references {duration(data_s)}; asv "
         f"{duration(asv_s)} for {len(records)} cells: validated runs {duration(runs)}, reading "
-        f"back and validating {duration(checks)}, load sampling {duration(before)}, the rest "
-        f"(installs, engine starts, asv's timed samples) {duration(rest)}"
+        f"back and validating {duration(checks)}, load sampling {duration(before)}, {sampled}"
+        f"the rest ({rest_is}) {duration(rest)}"
     )

@@ -3,6 +3,8 @@ keeps it, the report marks busy cells, and ``bakeoff bench`` says how long it wi
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -14,10 +16,19 @@ import pytest
 
 from bakeoff import load
 from bakeoff.bench import parse_engines
-from bakeoff.estimate import EngineEstimate, cell_seconds, estimate, progress, split_text
+from bakeoff.estimate import (
+    EngineEstimate,
+    asv_sample_seconds,
+    cell_seconds,
+    estimate,
+    progress,
+    run_history,
+    samples_seconds,
+    split_text,
+)
 from bakeoff.report import frontpage, sections, verdict
 from bakeoff.report.table import single_run_rows
-from bakeoff.runner import RunRecord, run_workload
+from bakeoff.runner import RunRecord, Status, run_workload
 from bakeoff.suite import HARNESS_ENVIRONMENT
 from workloads import get_workload
 
@@ -230,6 +241,24 @@ def test_the_estimate_scales_with_rows_but_not_the_start():
     assert found[1].seconds > found[0].seconds
 
 
+def test_the_estimate_takes_this_machines_own_runs_from_the_log(tmp_path):
+    """A cell the run log has a validated run of is estimated from that run (asv's samples
+    simulated on it), not from the figures; a failed run is not a figure."""
+    join = get_workload("join_q1")
+    figures = cell_seconds("duckdb", join, 10_000_000)
+    log = tmp_path / "runs.jsonl"
+    record = _record("join_q1", False)
+    record.engine, record.rows, record.wall_s, record.validated = "duckdb", 10_000_000, 60.0, True
+    failed = dataclasses.replace(record, status=Status.ERROR, wall_s=1.0, validated=False)
+    log.write_text(record.to_json() + "\n" + failed.to_json() + "\n")
+    history = run_history(log)
+    assert history == {("duckdb", "join_q1", 10_000_000): 60.0}
+    logged = cell_seconds("duckdb", join, 10_000_000, history)
+    assert logged - figures == pytest.approx(3 * (60.0 - 3.28))  # the run and two samples
+    assert samples_seconds(60.0) == 120.0 and samples_seconds(0.1) == pytest.approx(0.5)
+    assert samples_seconds(2.0) == 6.0  # the third starts at 4 s, within the 5 s budget
+
+
 def test_bench_dry_run_prints_the_estimate_and_runs_nothing(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "bakeoff", "bench", "--dry-run", "--engines", "duckdb,spark",
@@ -269,3 +298,28 @@ def test_the_wall_time_split_comes_from_the_cells_records(tmp_path):
     assert "data and references 1 min 00 s" in text and "for 2 cells" in text
     assert "validated runs 3 min 00 s" in text and "validating 2 min 00 s" in text
     assert "load sampling 1 min 00 s" in text and "samples) 4 min 00 s" in text
+
+
+def test_the_split_counts_asvs_timed_samples_of_this_run(tmp_path):
+    """Every timed sample in the result files asv wrote during the run, and nothing else: not
+    a memory benchmark's bytes, not a failed sample, not an earlier run's file."""
+    columns = ["result", "params", "samples"]
+    this_run = {
+        "result_columns": columns,
+        "results": {
+            "bench_workloads.Join.time_query": [[1.5, None], [["'join_q1'", "'join_q2'"]],
+                                                [[1.0, 2.0], None]],
+            "bench_workloads.Window.time_query": [[3.0], [["'window_w1'"]], [[3.0, float("nan")]]],
+            "bench_workloads.JoinMemory.track_peak_tree_bytes": [[5e8], [], [[5e8]]],
+        },
+    }  # fmt: skip
+    machine = tmp_path / "vm"
+    machine.mkdir()
+    earlier = machine / "aaaa-duckdb.json"
+    earlier.write_text(json.dumps(this_run))
+    os.utime(earlier, (1000.0, 1000.0))
+    (machine / "machine.json").write_text("{}")
+    (machine / "bbbb-duckdb.json").write_text(json.dumps(this_run))
+    assert asv_sample_seconds(tmp_path, since=2000.0) == 6.0
+    text = split_text(0.0, 60.0, tmp_path / "no-log.jsonl", 0, samples_s=6.0)
+    assert "timed samples 0 min 06 s" in text and "starts) 0 min 54 s" in text
