@@ -2,13 +2,13 @@
 
 A cell (one workload at one scale on one engine) costs two asv processes (its timing and its
 memory benchmark), the engine's start, the validated run, reading its result back and checking
-it, and asv's samples (``bakeoff.suite.SAMPLE_REPEAT``, simulated as asv takes them). A run's
-seconds are this machine's own where the run log has the cell (its newest validated run of that
-engine, question and rows); otherwise the mean of the engine's family measured on a 2-core
-machine at the default scale, scaled by the rows read. Reading back and checking cost a figure
-per family measured there, scaled the same way, and one more run where the engine computes the
-result again to hand it over (Spark's ``toArrow`` after its ``noop`` sink). Installs and data
-generation are not in it.
+it, and asv's samples (``bakeoff.suite.SAMPLE_REPEAT``, simulated as asv takes them, each a
+warm run: a share of the first). A run's seconds are this machine's own where the run log has
+the cell (its newest validated run of that engine, question and rows); otherwise the mean of
+the engine's family measured on a 2-core machine at the default scale, scaled by the rows
+read. Reading back and checking cost a figure per family measured there, scaled the same way,
+and one more warm run where the engine computes the result again to hand it over (Spark's
+``toArrow`` after its ``noop`` sink). Installs and data generation are not in it.
 """
 
 from __future__ import annotations
@@ -32,14 +32,15 @@ from workloads import Unsupported, Workload, implementation
 
 FIGURES_SCALE = parse_rows(DEFAULT_SCALES)  # the scale the figures below were measured at
 # Seconds of one validated run (a fresh session's first), the mean over each family's questions
-# at the rows it reads at the default scale (ml: a 1e5-row share), measured on a 2-core,
-# 23.5 GiB machine on 2026-12-04 with nothing else running.
+# at the rows it reads at the default scale (ml: a 1e5-row share), on a 2-core, 23.5 GiB
+# machine with nothing else running: the first five engines' from one ``make bench`` of a fresh
+# clone (2026-12-04), the other five's from their catalogue run the same day.
 QUERY_S: dict[str, dict[str, float]] = {
-    "duckdb": {"groupby": 0.96, "join": 3.28, "window": 3.26, "ml": 0.32, "etl": 2.86},
-    "polars": {"groupby": 0.92, "join": 2.06, "window": 2.41, "ml": 0.21, "etl": 5.43},
-    "dask": {"groupby": 4.65, "join": 8.02, "window": 15.6, "ml": 4.15, "etl": 12.0},
-    "spark": {"groupby": 12.2, "join": 15.7, "window": 21.4, "ml": 16.5, "etl": 27.8},
-    "vaex": {"groupby": 3.34, "join": 8.72, "window": 17.7, "ml": 0.96, "etl": 11.4},
+    "duckdb": {"groupby": 0.73, "join": 2.76, "window": 2.73, "ml": 0.26, "etl": 2.25},
+    "polars": {"groupby": 0.84, "join": 1.84, "window": 1.63, "ml": 0.17, "etl": 5.24},
+    "dask": {"groupby": 2.97, "join": 4.66, "window": 8.81, "ml": 1.41, "etl": 7.21},
+    "spark": {"groupby": 11.4, "join": 11.0, "window": 19.5, "ml": 13.2, "etl": 16.6},
+    "vaex": {"groupby": 3.89, "join": 8.53, "window": 13.3, "ml": 1.12, "etl": 9.66},
     "pyarrow": {"groupby": 1.57, "join": 2.65, "window": 4.08, "ml": 0.17, "etl": 3.59},
     "datafusion": {"groupby": 0.60, "join": 1.02, "window": 3.28, "ml": 0.26, "etl": 4.74},
     "daft": {"groupby": 1.41, "join": 3.48, "window": 2.50, "ml": 0.26, "etl": 2.72},
@@ -47,12 +48,21 @@ QUERY_S: dict[str, dict[str, float]] = {
     "sail": {"groupby": 1.03, "join": 0.90, "window": 3.08, "ml": 0.70, "etl": 4.35},
 }
 # Seconds to read a result back and check it value by value, the mean per family at the same
-# rows (DuckDB's, whose read-back is a copy: a 9M-row join's result about 8 s, a window's 2 s,
-# an ETL output directory's up to 19 s).
-CHECK_S: dict[str, float] = {"groupby": 1.34, "join": 8.03, "window": 2.17, "ml": 0.05, "etl": 8.27}
+# rows (DuckDB's in that ``make bench``, whose read-back is a copy: a join's 9M-row result 11 s).
+CHECK_S: dict[str, float] = {"groupby": 1.21, "join": 11.0, "window": 2.92, "ml": 0.05, "etl": 5.35}
 # Seconds to start a benchmark process's engine: Spark's JVM and first job, Dask's and Sail's
 # local cluster; the others start in their import.
 START_S: dict[str, float] = {"spark": 10.0, "sail": 3.0, "dask": 3.0}
+# A warm sample's seconds as a share of the validated (first) run's, the median over an engine's
+# cells in that ``make bench``: Spark's first run compiles its plans and warms its JVM.
+WARM_SHARE: dict[str, float] = {
+    "duckdb": 0.88,
+    "polars": 0.73,
+    "dask": 0.87,
+    "vaex": 0.90,
+    "spark": 0.38,
+}
+DEFAULT_WARM_SHARE = 1.0
 DEFAULT_START_S = 0.5
 # Seconds of the two asv processes a cell spawns (Python, the harness, the engine's import) and
 # the idle-check window before its validated run, measured as 1.3 s a process here.
@@ -102,10 +112,11 @@ def cell_seconds(
     read = workload.suite_rows(rows)
     query = query_seconds(engine, workload, read, history)
     check = CHECK_S[workload.family] * read / workload.suite_rows(FIGURES_SCALE)
+    warm = query * WARM_SHARE.get(engine, DEFAULT_WARM_SHARE)
     if engine_class(engine).reads_back_by_running_again:
-        check += query
+        check += warm
     start = START_S.get(engine, DEFAULT_START_S)
-    return PROCESS_S + start + query + check + samples_seconds(query)
+    return PROCESS_S + start + query + check + samples_seconds(warm)
 
 
 @dataclass(frozen=True)
