@@ -366,12 +366,17 @@ def selection(args: argparse.Namespace) -> list[str]:
     )
 
 
+def asv_results(config: Path) -> Path:
+    """Where the derived asv config keeps its result files."""
+    return Path(json.loads(config.read_text())["results_dir"])
+
+
 def finish(config: Path, env: dict[str, str], args: argparse.Namespace) -> None:
     from bakeoff.report import write_report
 
     asv(config, "publish", env=env, quiet=True)
-    results = Path(json.loads(config.read_text())["results_dir"])
-    print(f"report: {write_report(paths.results_dir(), results, ab_factor=args.ab_factor)}")
+    report = write_report(paths.results_dir(), asv_results(config), ab_factor=args.ab_factor)
+    print(f"report: {report}")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -388,7 +393,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         run.append("--skip-existing-successful")
     with progress(paths.run_log(), found):
         status = asv(config, *run, env=env)
-    samples_s = asv_sample_seconds(Path(json.loads(config.read_text())["results_dir"]), wall_began)
+    samples_s = asv_sample_seconds(asv_results(config), wall_began)
     asv_s = time.monotonic() - began - data_s
     print(split_text(data_s, asv_s, paths.run_log(), first_line, samples_s))
     finish(config, env, args)

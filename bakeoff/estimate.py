@@ -13,8 +13,6 @@ and one more warm run where the engine computes the result again to hand it over
 
 from __future__ import annotations
 
-import json
-import math
 import statistics
 import sys
 import threading
@@ -218,28 +216,9 @@ def progress(log: Path, found: list[EngineEstimate], poll_s: float = 2.0) -> Ite
 def asv_sample_seconds(results_dir: Path, since: float) -> float:
     """The seconds of every timed sample in the asv result files written since ``since`` (a
     time as ``time.time()`` gives): asv records them with ``--record-samples``."""
-    total = 0.0
-    for path in results_dir.glob("*/*.json"):
-        if path.name == "machine.json" or path.stat().st_mtime < since:
-            continue
-        try:
-            document = json.loads(path.read_text())
-            column = document["result_columns"].index("samples")
-            found = [
-                result[column]
-                for name, result in document["results"].items()
-                if ".time_" in name and len(result) > column
-            ]
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            continue  # not a result file of this asv version: nothing to count
-        total += sum(
-            sample
-            for per_param in found
-            for samples in (per_param or [])
-            for sample in (samples or [])
-            if isinstance(sample, int | float) and math.isfinite(sample)
-        )
-    return total
+    from bakeoff.report.table import timed_samples  # asv's reader, needed only at the end
+
+    return sum(timed_samples(results_dir, since))
 
 
 def split_text(

@@ -307,14 +307,18 @@ def test_the_wall_time_split_comes_from_the_cells_records(tmp_path):
 def test_the_split_counts_asvs_timed_samples_of_this_run(tmp_path):
     """Every timed sample in the result files asv wrote during the run, and nothing else: not
     a memory benchmark's bytes, not a failed sample, not an earlier run's file."""
-    columns = ["result", "params", "samples"]
     this_run = {
-        "result_columns": columns,
+        "commit_hash": "bbbb", "env_name": "duckdb", "date": 0, "params": {"machine": "vm"},
+        "python": "3.11", "requirements": {}, "env_vars": {}, "durations": {}, "version": 2,
+        "result_columns": ["result", "params", "started_at", "duration", "samples"],
         "results": {
-            "bench_workloads.Join.time_query": [[1.5, None], [["'join_q1'", "'join_q2'"]],
-                                                [[1.0, 2.0], None]],
-            "bench_workloads.Window.time_query": [[3.0], [["'window_w1'"]], [[3.0, float("nan")]]],
-            "bench_workloads.JoinMemory.track_peak_tree_bytes": [[5e8], [], [[5e8]]],
+            "bench_workloads.Join.time_query": [
+                [1.5, None], [["'join_q1'", "'join_q2'"], ["10000000"]], 0, 3.0,
+                [[1.0, 2.0], None]],
+            "bench_workloads.Window.time_query": [
+                [3.0], [["'window_w1'"], ["10000000"]], 0, 6.0, [[3.0, float("nan")]]],
+            "bench_workloads.JoinMemory.track_peak_tree_bytes": [
+                [5e8], [["'join_q1'"], ["10000000"]], 0, 1.0, [[5e8]]],
         },
     }  # fmt: skip
     machine = tmp_path / "vm"

@@ -470,6 +470,26 @@ def asv_rows(
     return rows
 
 
+def timed_samples(asv_results: Path, since: float = 0.0) -> list[float]:
+    """The seconds of every finite timed sample in the result files written since ``since``
+    (a time as ``time.time()`` gives); a file asv cannot read gives none (the report says
+    why)."""
+    from asv.results import Results
+
+    found: list[float] = []
+    for path in _asv_result_paths(asv_results):
+        if path.stat().st_mtime < since:
+            continue
+        try:
+            values = list(_asv_values(Results.load(str(path))))
+        except Exception:
+            continue
+        for _key, kind, _workload, _rows, measured in values:
+            if kind == TIME_KEY:
+                found += [sample for sample in measured.samples or [] if _finite(sample)]
+    return found
+
+
 def single_run_rows(records: list[RunRecord]) -> list[Row]:
     """``bakeoff run`` records, the newest of each cell, as single validated runs."""
     newest: dict[tuple[Any, ...], RunRecord] = {}
