@@ -55,7 +55,7 @@ def q9(engine: Any, dataset: Any) -> Any:
     cov_xy, var_x, var_y = moments["cov_xy"], moments["var_x"], moments["var_y"]
     defined = (var_x > 0) & (var_y > 0)
     moments["r2"] = moments.func.where(defined, cov_xy**2 / (var_x * var_y), None)
-    return moments[["id2", "id4", "r2"]].materialize("r2")
+    return engine.in_memory(moments, ["id2", "id4", "r2"])
 
 
 QUERIES = {

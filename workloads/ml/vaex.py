@@ -137,9 +137,7 @@ def regression(engine: Any, dataset: Any) -> Any:
     sums["intercept"] = sums.func.where(defined, (sums["y"] - sums["slope"] * sums["x"]) / n, None)
     r2 = sums.func.where(sums["syy"] > 0, sums["sxy"] ** 2 / (sums["sxx"] * sums["syy"]), 1.0)
     sums["r2"] = sums.func.where(defined, r2, None)
-    return sums[["id2", "id4", "slope", "intercept", "r2"]].materialize(
-        ["slope", "intercept", "r2"]
-    )
+    return engine.in_memory(sums, ["id2", "id4", "slope", "intercept", "r2"])
 
 
 def pca_lib(engine: Any, dataset: Any) -> Any:
