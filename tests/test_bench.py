@@ -3,6 +3,7 @@ per version, named after it, with the version pinned by asv.conf.json's install 
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shlex
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bakeoff.bench import EngineChoice, derived_config, parse_engines
+from bakeoff.bench import EngineChoice, derived_config, parse_engines, selection
 from shared.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,6 +54,36 @@ def test_one_asv_environment_per_version(tmp_path, monkeypatch, engines):
     if "duckdb" in engines:
         expected.add("virtualenv-py3.11-BAKEOFF_ENGINEduckdb")
     assert names == expected
+
+
+@pytest.mark.parametrize(
+    "engines, bench, datagen, workloads",
+    [
+        (["duckdb", "polars[in-memory]"], None, False, True),
+        (["harness", "duckdb"], None, True, True),
+        (["duckdb"], "DataGenerator", True, False),  # a --bench of the user's is theirs
+    ],
+)
+def test_the_generators_benchmarks_run_only_where_the_harness_is_chosen(
+    tmp_path, monkeypatch, engines, bench, datagen, workloads
+):
+    """asv's own filter, given the options a bench run passes it."""
+    from asv.benchmarks import Benchmarks
+    from asv.config import Config
+
+    monkeypatch.setenv("BAKEOFF_RESULTS_DIR", str(tmp_path / "results"))
+    path = derived_config(REPO, parse_engines(engines), tmp_path)
+    options = selection(argparse.Namespace(bench=bench), path)
+    regex = [options[options.index("--bench") + 1]] if "--bench" in options else []
+    names = (
+        "bench_datagen.DataGenerator.track_rows_per_second",
+        "bench_workloads.GroupBy.time_query",
+        "bench_workloads.GroupByMemory.track_peak_tree_bytes",
+    )
+    suite = [{"name": name, "params": [["'groupby'"], ["10000000"]]} for name in names]
+    chosen = Benchmarks(Config.load(str(path)), suite, regex=regex)
+    assert (names[0] in chosen) == datagen
+    assert all((name in chosen) == workloads for name in names[1:])
 
 
 def test_install_command_pins_every_distribution_of_the_extra(tmp_path):
