@@ -15,12 +15,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import psutil
 from tqdm import tqdm
 
 from bakeoff import paths
@@ -56,12 +59,13 @@ from datagen.cli import usable_dataset
 from datagen.dataset import DatasetSpec
 from shared.errors import InputError
 from shared.lifetime import die_with_parent
-from workloads import Workload
+from workloads import Workload, get_workload
 
 VERSION_VARIABLE = "BAKEOFF_ENGINE_VERSION"
 LATEST = "latest"  # ``polars==latest``: the newest release, resolved to its number first
 DEFAULT_CONTINUOUS_FACTOR = 1.5
 REGRESSED = 1  # bakeoff continuous's exit code when a benchmark got slower; 2: could not run
+REFERENCE_MEMORY_BYTES = 4 * 1024**3  # one pandas reference at 1e7 rows peaked at 3.3 GiB
 DATAGEN_BENCHMARKS = "bench_datagen"  # the generator's asv module, in benchmarks/
 REGRESSION_VERDICT = "PERFORMANCE DECREASED."  # asv continuous's line for a slowdown
 CONTINUOUS_EXIT_CODES = (
@@ -211,7 +215,11 @@ def derived_config(repo: Path, choices: list[EngineChoice], work_dir: Path) -> P
 
 
 def prepare_data(scales: list[int], workloads: list[Workload]) -> None:
-    """Every dataset the suite reads, and the reference answer of every workload on it."""
+    """Every dataset the suite reads, then the reference answer of every workload on them.
+
+    Generating a dataset uses every core already; pandas answers a question on one. The
+    references are computed in ``reference_workers`` processes at once, the heaviest first.
+    """
     needed: dict[DatasetSpec, list[Workload]] = {}
     for rows in scales:
         for workload in workloads:
@@ -221,11 +229,35 @@ def prepare_data(scales: list[int], workloads: list[Workload]) -> None:
                 file_format=workload.file_format,
             )
             needed.setdefault(spec, []).append(workload)
-    for spec, readers in needed.items():
-        dataset = usable_dataset(spec, paths.data_root())
-        for workload in readers:
-            reference_answer(dataset, workload)
-        print(f"dataset ready: {dataset.location}", flush=True)
+    for spec in needed:
+        print(f"dataset ready: {usable_dataset(spec, paths.data_root()).location}", flush=True)
+    jobs = sorted(
+        ((spec, workload.name) for spec, readers in needed.items() for workload in readers),
+        key=lambda job: -job[0].rows,
+    )
+    workers = reference_workers(len(jobs))
+    began = time.monotonic()
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        done = [pool.submit(_reference, spec, name, str(paths.data_root())) for spec, name in jobs]
+        for future in done:
+            future.result()  # the first failure, as it would have been raised here
+    print(
+        f"references ready: {len(jobs)} answers in {time.monotonic() - began:.0f} s, "
+        f"{workers} at a time",
+        flush=True,
+    )
+
+
+def reference_workers(jobs: int) -> int:
+    """Processes computing references at once: one per core, no more than the available memory
+    holds at ``REFERENCE_MEMORY_BYTES`` each, and at least one."""
+    room = psutil.virtual_memory().available // REFERENCE_MEMORY_BYTES
+    return max(1, min(os.cpu_count() or 1, jobs, room))
+
+
+def _reference(spec: DatasetSpec, workload: str, data_root: str) -> None:
+    """One stored reference answer, in a worker process (the dataset exists and is checked)."""
+    reference_answer(usable_dataset(spec, data_root), get_workload(workload))
 
 
 def asv(

@@ -146,3 +146,46 @@ def test_a_variant_is_an_environment_of_its_own_sharing_its_engines_virtualenv(
             assert plain.dir_name == variant.dir_name  # one install for both
             assert "BAKEOFF_POLARS_OPTIONS" not in plain.env_vars
         assert len(found) == len(engines)
+
+
+def test_references_are_computed_by_worker_processes_and_equal_the_in_process_answer(
+    tmp_path, monkeypatch
+):
+    """Two workers at once on three datasets; each stored answer loads as a valid reference
+    whose digest is that of the answer computed here, in this process."""
+    from bakeoff import bench
+    from bakeoff.reference import compute_reference, reference_answer, reference_path
+    from bakeoff.validation import digest_table
+    from datagen.cli import usable_dataset
+    from datagen.dataset import DatasetSpec
+    from workloads import select_workloads
+
+    monkeypatch.setenv("BAKEOFF_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(bench, "reference_workers", lambda jobs: 2)
+    workloads = select_workloads(["groupby_q1", "join_q1", "window_w1"])
+    bench.prepare_data([2_000], workloads)
+    for workload in workloads:
+        spec = DatasetSpec(
+            table=workload.table, rows=workload.suite_rows(2_000), file_format=workload.file_format
+        )
+        dataset = usable_dataset(spec, tmp_path / "data")
+        assert reference_path(dataset, workload).is_file()
+        stored = reference_answer(dataset, workload)
+        assert stored is not None
+        answer = compute_reference(dataset, workload)
+        assert stored.digest == digest_table(answer, workload, normalized=True)
+
+
+def test_reference_workers_fit_the_available_memory(monkeypatch):
+    from bakeoff import bench
+
+    class Memory:
+        available = bench.REFERENCE_MEMORY_BYTES * 3 // 2
+
+    monkeypatch.setattr(bench.psutil, "virtual_memory", Memory)
+    assert bench.reference_workers(10) == 1
+    Memory.available = bench.REFERENCE_MEMORY_BYTES // 2
+    assert bench.reference_workers(10) == 1  # never none
+    Memory.available = bench.REFERENCE_MEMORY_BYTES * 64
+    assert bench.reference_workers(10) == min(os.cpu_count() or 1, 10)
+    assert bench.reference_workers(1) == 1
