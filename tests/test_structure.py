@@ -9,6 +9,8 @@ functions and under ``TYPE_CHECKING`` count too, since a reader must follow them
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -102,3 +104,33 @@ def test_the_rule_sees_imports_inside_functions() -> None:
     found = {target for _, target in imported(ROOT / "bakeoff" / "cli.py", modules)}
     assert {"bakeoff.commands", "bakeoff.bench", "datagen.cli", "shared.errors"} <= found
     assert floor_of("shared.errors") < floor_of("datagen.storage") < floor_of("bakeoff.paths")
+
+
+ENGINE_LIBRARIES = (
+    *("polars", "duckdb", "pyspark", "dask", "distributed", "vaex", "daft", "datafusion"),
+    *("chdb", "pysail", "sklearn", "dask_ml"),
+)
+
+
+def test_the_harness_imports_without_any_engine() -> None:
+    """``make bench``'s harness environment has no engine: every module below ``benchmarks``
+    (the engines' adapters and answers included) must import with the engines missing, its
+    engine loaded lazily on first use. The peers' plain scripts import their engine outright."""
+    names = [
+        name
+        for name in project_modules()
+        if floor_of(name) < floor_of("benchmarks") and not name.endswith("__main__")
+    ]
+    script = (
+        "import importlib, sys\n"
+        f"for library in {ENGINE_LIBRARIES!r}: sys.modules[library] = None\n"
+        "failed = []\n"
+        f"for name in {names!r}:\n"
+        "    try: importlib.import_module(name)\n"
+        "    except ImportError as error: failed.append(f'{name}: {error}')\n"
+        "print('\\n'.join(failed))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert not result.stdout.strip(), "modules that import an engine at once:\n" + result.stdout

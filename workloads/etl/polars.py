@@ -71,16 +71,20 @@ def append_day(engine: Any, dataset: Any, output: str) -> None:
     _sink(engine, _hourly(frame), output, partitioned=True)
 
 
-CSV_TYPES = {
-    "int64": pl.Int64,
-    "timestamp[us]": pl.Datetime("us"),
-    "string": pl.String,
-    "float64": pl.Float64,
-}
+def _csv_types() -> dict[str, Any]:
+    """Polars' type for each type name of ``EVENTS_SCHEMA`` (built on call: polars loads lazily,
+    so that the harness can list and schedule workloads without it)."""
+    return {
+        "int64": pl.Int64,
+        "timestamp[us]": pl.Datetime("us"),
+        "string": pl.String,
+        "float64": pl.Float64,
+    }
 
 
 def csv_ingest(engine: Any, dataset: Any, output: str) -> None:
-    schema = {name: CSV_TYPES[kind] for name, kind in EVENTS_SCHEMA.items()}
+    types = _csv_types()
+    schema = {name: types[kind] for name, kind in EVENTS_SCHEMA.items()}
     frame = pl.scan_csv(dataset.table_glob(), schema=schema, has_header=True)
     _sink(engine, frame, output, partitioned=False)
 
