@@ -77,6 +77,21 @@ class VaexEngine(Engine):
         return vaex.from_arrays(**dict(zip(columns, _evaluate(frame, columns), strict=True)))
 
 
+MISSING_FLAGS = "bakeoff_missing_flags"  # a Vaex expression function, registered on first use
+
+
+def _missing_flags(chunk: Any) -> np.ndarray:
+    """1 where a chunk's value is missing, as int8, one per row. Vaex's own ``ismissing`` gives
+    a scalar False for a chunk without a mask (``nomask == 1``), which its evaluate cannot join
+    to the other chunks; a bare boolean result fails its type probe."""
+    return np.ma.getmaskarray(chunk).astype(np.int8)
+
+
+def _register_missing_flags() -> None:
+    if MISSING_FLAGS not in vaex.expression.expression_namespace:
+        vaex.register_function(name=MISSING_FLAGS)(_missing_flags)
+
+
 def _evaluate(frame: Any, columns: list[str]) -> list[Any]:
     """``frame.evaluate(columns)`` in parallel, with each masked (NULL-able numpy) column read as
     its values with NULLs filled plus its ``ismissing`` flags, joined again after.
@@ -87,8 +102,8 @@ def _evaluate(frame: Any, columns: list[str]) -> list[Any]:
     300 runs of groupby_q9 at tiny scale). Plain arrays have no such race."""
     masked = [column for column in columns if frame.is_masked(column)]
     expressions = [f"fillmissing({c}, 0)" if c in masked else c for c in columns]
-    # ismissing() alone fails Vaex's type probe (a numpy.bool scalar); as int8 it evaluates.
-    flags = [f"astype(ismissing({column}), 'int8')" for column in masked]
+    _register_missing_flags()
+    flags = [f"{MISSING_FLAGS}({column})" for column in masked]
     values = frame.evaluate([*expressions, *flags])
     missing = dict(zip(masked, values[len(columns) :], strict=True))
     return [
