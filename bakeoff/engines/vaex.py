@@ -94,7 +94,7 @@ def _register_missing_flags() -> None:
 
 def _evaluate(frame: Any, columns: list[str]) -> list[Any]:
     """``frame.evaluate(columns)`` in parallel, with each masked (NULL-able numpy) column read as
-    its values with NULLs filled plus its ``ismissing`` flags, joined again after.
+    its values with NULLs filled plus its missing flags (``_missing_flags``), joined again after.
 
     Vaex writes each thread's chunk of a masked column into one ``np.ma.empty`` array, whose
     mask numpy allocates on the first masked write; two threads writing their first chunks at
