@@ -73,8 +73,24 @@ class VaexEngine(Engine):
         """``columns`` of a lazy frame (a join's take, a sort's take, shifts) evaluated in one
         parallel pass into an in-memory DataFrame: how a Vaex query that is not an eager groupby
         computes its result. (``materialize`` of a real column only routes later reads through
-        Vaex's shared column cache, which would also serve a later sample.)"""
-        return vaex.from_arrays(**dict(zip(columns, _evaluate(frame, columns), strict=True)))
+        Vaex's shared column cache, which would also serve a later sample.)
+
+        The frame is ``vaex.from_arrays``'s, built without the two costs that add nothing to the
+        evaluated answer: the hash of every array (a fingerprint for Vaex's result cache, which
+        is off) and the visit of every value of an object array to find its type (the frame
+        knows it). On join_q3 at 1e7 the two took 0.5 s and 1.2 s after a 2.9 s evaluate."""
+        values = _evaluate(frame, columns)
+        typed = {c: _as_column(v, frame.data_type(c)) for c, v in zip(columns, values, strict=True)}
+        return vaex.dataframe.DataFrameLocal(vaex.dataset.DatasetArrays(typed, hashed=False))
+
+
+def _as_column(values: Any, data_type: Any) -> Any:
+    """``values`` as the column ``vaex.from_arrays`` makes of them: strings read through a
+    lookup (a left join's right table) come back as a masked numpy array of Python objects, which
+    Vaex wraps in a column cast to Arrow on read."""
+    if isinstance(values, np.ndarray) and values.dtype == object and data_type.is_string:
+        return vaex.column.ColumnArrowLazyCast(values, data_type.internal)
+    return values
 
 
 MISSING_FLAGS = "bakeoff_missing_flags"  # a Vaex expression function, registered on first use
