@@ -13,6 +13,9 @@ DataFrame, which is what computing a result means for Vaex.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -80,16 +83,19 @@ class VaexEngine(Engine):
         is off) and the visit of every value of an object array to find its type (the frame
         knows it). On join_q3 at 1e7 the two took 0.5 s and 1.2 s after a 2.9 s evaluate."""
         values = _evaluate(frame, columns)
-        typed = {c: _as_column(v, frame.data_type(c)) for c, v in zip(columns, values, strict=True)}
+        typed = {c: _as_column(frame, c, v) for c, v in zip(columns, values, strict=True)}
         return vaex.dataframe.DataFrameLocal(vaex.dataset.DatasetArrays(typed, hashed=False))
 
 
-def _as_column(values: Any, data_type: Any) -> Any:
+def _as_column(frame: Any, column: str, values: Any) -> Any:
     """``values`` as the column ``vaex.from_arrays`` makes of them: strings read through a
     lookup (a left join's right table) come back as a masked numpy array of Python objects, which
-    Vaex wraps in a column cast to Arrow on read."""
-    if isinstance(values, np.ndarray) and values.dtype == object and data_type.is_string:
-        return vaex.column.ColumnArrowLazyCast(values, data_type.internal)
+    Vaex wraps in a column cast to Arrow on read. (Only then is the frame asked for the type: for
+    a virtual column that evaluates its first rows.)"""
+    if isinstance(values, np.ndarray) and values.dtype == object:
+        data_type = frame.data_type(column)
+        if data_type.is_string:
+            return vaex.column.ColumnArrowLazyCast(values, data_type.internal)
     return values
 
 
@@ -109,23 +115,48 @@ def _register_missing_flags() -> None:
 
 
 def _evaluate(frame: Any, columns: list[str]) -> list[Any]:
-    """``frame.evaluate(columns)`` in parallel, with each masked (NULL-able numpy) column read as
-    its values with NULLs filled plus its missing flags (``_missing_flags``), joined again after.
+    """``frame.evaluate(columns)`` in parallel, with each column Vaex would gather into a shared
+    masked numpy array read instead as its values with NULLs filled plus its missing flags
+    (``_missing_flags``), joined again after.
 
-    Vaex writes each thread's chunk of a masked column into one ``np.ma.empty`` array, whose
-    mask numpy allocates on the first masked write; two threads writing their first chunks at
-    once can each allocate one, and a chunk's NULLs are lost (read as 0.0, seen in about 1 in
-    300 runs of groupby_q9 at tiny scale). Plain arrays have no such race."""
-    masked = [column for column in columns if frame.is_masked(column)]
-    expressions = [f"fillmissing({c}, 0)" if c in masked else c for c in columns]
-    _register_missing_flags()
-    flags = [f"{MISSING_FLAGS}({column})" for column in masked]
-    values = frame.evaluate([*expressions, *flags])
-    missing = dict(zip(masked, values[len(columns) :], strict=True))
+    Vaex writes each thread's chunk of a virtual column with a numpy type and a mask into one
+    ``np.ma.empty`` array, whose mask numpy allocates on the first masked write; two threads
+    writing their first chunks at once can each allocate one, and a chunk's NULLs are lost (read
+    as 0.0, seen in about 1 in 300 runs of groupby_q9 at tiny scale). Plain arrays have no such
+    race, nor have Arrow-typed columns (all of those read from Parquet) or a filtered frame: Vaex
+    keeps their chunks apart and joins them after."""
+    if frame.filtered:
+        return frame.evaluate(columns)
+    with _each_probe_once(frame):
+        shared = [c for c in columns if c not in frame.columns and _masked_numpy(frame, c)]
+        expressions = [f"fillmissing({c}, 0)" if c in shared else c for c in columns]
+        _register_missing_flags()
+        flags = [f"{MISSING_FLAGS}({column})" for column in shared]
+        values = frame.evaluate([*expressions, *flags])
+    missing = dict(zip(shared, values[len(columns) :], strict=True))
     return [
         np.ma.array(value, mask=missing[column] != 0) if column in missing else value
         for column, value in zip(columns, values[: len(columns)], strict=True)
     ]
+
+
+def _masked_numpy(frame: Any, column: str) -> bool:
+    """The test by which Vaex's evaluate gathers a virtual column into one ``np.ma.empty``."""
+    return isinstance(frame.data_type(column).internal, np.dtype) and frame.is_masked(column)
+
+
+@contextlib.contextmanager
+def _each_probe_once(frame: Any) -> Iterator[None]:
+    """``data_type`` and ``is_masked`` of a virtual column each evaluate its first row: through
+    a sort and ten shifts, a read of every file (1.5-1.8 s for window_w3's average at 1e7).
+    Vaex's evaluate asks ``data_type`` of each expression; while it runs, both answer each
+    question once, so the test above costs no second probe."""
+    frame.data_type = functools.cache(frame.data_type)
+    frame.is_masked = functools.cache(frame.is_masked)
+    try:
+        yield
+    finally:
+        del frame.data_type, frame.is_masked
 
 
 ENGINE = VaexEngine
