@@ -75,7 +75,15 @@ def _plain(column: pa.ChunkedArray) -> pa.ChunkedArray:
         return _plain(column.cast(pa.timestamp("us", kind.tz)))
     if pa.types.is_floating(kind) and pc.any(pc.is_nan(column)).as_py():
         column = pc.if_else(pc.is_nan(column), pa.scalar(None, kind), column)
-    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    return contiguous(column)
+
+
+def contiguous(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """One array of a column's values; a column of one chunk is that chunk, not a copy (Arrow's
+    ``combine_chunks`` copies even one chunk: 1.1 s for a 9M-row join result's 11 columns)."""
+    if isinstance(column, pa.Array):
+        return column
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
 
 
 def _is_numeric(kind: pa.DataType) -> bool:
@@ -102,12 +110,31 @@ def normalize(table: pa.Table, workload: Workload) -> pa.Table:
 
 
 def take_rows(table: pa.Table, indices: pa.Array) -> pa.Table:
-    """``table.take(indices)``, a column per thread: taking strings in a random order is
-    bound by memory latency (about 0.9 s per 9M-row column here), and Arrow takes a table's
-    columns one after another."""
+    """``table.take(indices)``, a column per thread: Arrow takes a table's columns one after
+    another."""
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        columns = list(pool.map(lambda column: column.take(indices), table.columns))
+        columns = list(pool.map(lambda column: _take(column, indices), table.columns))
     return pa.Table.from_arrays(columns, names=table.column_names)
+
+
+# A string column whose first rows hold at most this share of distinct values is taken through
+# its dictionary.
+_FEW_DISTINCT_SHARE = 0.5
+_DISTINCT_SAMPLE_ROWS = 65_536
+
+
+def _take(column: pa.ChunkedArray | pa.Array, indices: pa.Array) -> pa.Array:
+    """Taking strings in a random order is bound by memory latency (0.84 s for a 9M-row column
+    here). Where the values repeat (keys such as id4), encoding them and taking the small
+    integer codes, then decoding from a dictionary that stays in cache, takes 0.35 s; a column of
+    distinct strings would pay 3 s to encode, so the first rows decide."""
+    column = contiguous(column)
+    if not (pa.types.is_string(column.type) or pa.types.is_binary(column.type)):
+        return column.take(indices)
+    sample = column.slice(0, _DISTINCT_SAMPLE_ROWS)
+    if pc.count_distinct(sample, mode="all").as_py() > _FEW_DISTINCT_SHARE * len(sample):
+        return column.take(indices)
+    return pc.dictionary_encode(column).take(indices).cast(column.type)
 
 
 # -- sorting -----------------------------------------------------------------------------------
@@ -183,7 +210,7 @@ def row_order(table: pa.Table, names: list[str], *, keys: int = 0) -> pa.Array:
     integer sort orders. When the keys tell every row apart (the usual result: one row per
     key), the other columns cannot change the order and are not looked at; otherwise Arrow
     sorts by that number and then by the other columns, which it compares only on ties."""
-    columns = [table.column(name).combine_chunks() for name in names]
+    columns = [contiguous(table.column(name)) for name in names]
     ranked = [_order_codes(column) for column in columns[:keys]]
     if not keys or any(codes is None for codes in ranked):
         return _arrow_order(columns)
@@ -251,7 +278,7 @@ def key_hashes(table: pa.Table, keys: list[str]) -> np.ndarray:
     combined = np.full(table.num_rows, 0x2545F4914F6CDD1D, dtype=np.uint64)
     for key in keys:
         with np.errstate(over="ignore"):
-            hashes = _column_hashes(table.column(key).combine_chunks())
+            hashes = _column_hashes(contiguous(table.column(key)))
             combined = _mix(combined * np.uint64(31) + hashes)
     return combined
 
@@ -374,8 +401,8 @@ def compare_tables(
     if got.num_rows != want.num_rows:
         return f"{got.num_rows} rows, expected {want.num_rows}"
     for name in want.column_names:
-        got_column = got.column(name).combine_chunks()
-        want_column = want.column(name).combine_chunks()
+        got_column = contiguous(got.column(name))
+        want_column = contiguous(want.column(name))
         if got_column.equals(want_column):
             continue
         bad = _mismatches(got_column, want_column, workload.rel_tol, name in workload.sum_columns)

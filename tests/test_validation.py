@@ -195,3 +195,23 @@ def test_the_rank_sort_orders_many_keys_as_arrows_sort_does(monkeypatch, code_li
     for keys in range(len(names) + 1):
         expected = table.take(pc.sort_indices(table, [(n, "ascending", "at_end") for n in names]))
         assert table.take(validation.row_order(table, names, keys=keys)).equals(expected), keys
+
+
+@pytest.mark.parametrize("distinct", [3, 70_000])
+def test_taking_rows_gives_arrows_take_for_repeated_and_distinct_strings(distinct):
+    """Strings whose values repeat are taken through their dictionary, distinct ones directly;
+    either way, with NULLs, several chunks and a sliced array, as Arrow's own take."""
+    rng = np.random.default_rng(3)
+    size = 140_000
+    values = [None if n % 17 == 0 else f"v{n % distinct:06d}" for n in range(size)]
+    chunked = pa.chunked_array([pa.array(values[:50_000]), pa.array(values[50_000:])])
+    table = pa.table(
+        {
+            "s": chunked,
+            "b": pa.array(values, pa.string()).cast(pa.binary()).slice(0),
+            "n": pa.array(rng.integers(0, 9, size)),
+            "t": pa.array(["x", "y", *values]).slice(2),
+        }
+    )
+    indices = pa.array(rng.permutation(size))
+    assert validation.take_rows(table, indices).equals(table.take(indices))
