@@ -89,15 +89,14 @@ print("ok")
 """
 
 
-def test_vaex_in_memory_keeps_every_chunks_nulls_under_two_threads():
-    """Vaex's own ``evaluate`` of this column lost a chunk's NULLs in 169 of 200 runs here (two
-    threads each allocating the shared array's mask); ``in_memory`` must lose none in 20."""
+def _vaex_script_prints_ok(script: str) -> None:
+    """Run ``script`` with Vaex's interpreter, two threads, and expect it to print ok."""
     import subprocess
 
     from tests.helpers import python_for
 
     done = subprocess.run(
-        [python_for("vaex"), "-c", VAEX_NULLS_IN_EVERY_CHUNK],
+        [python_for("vaex"), "-c", script],
         capture_output=True,
         text=True,
         env={**os.environ, "VAEX_NUM_THREADS": "2"},
@@ -105,14 +104,13 @@ def test_vaex_in_memory_keeps_every_chunks_nulls_under_two_threads():
     assert done.stdout.strip() == "ok", done.stderr[-2000:]
 
 
+def test_vaex_in_memory_keeps_every_chunks_nulls_under_two_threads():
+    """Vaex's own ``evaluate`` of this column lost a chunk's NULLs in 169 of 200 runs here (two
+    threads each allocating the shared array's mask); ``in_memory`` must lose none in 20."""
+    _vaex_script_prints_ok(VAEX_NULLS_IN_EVERY_CHUNK)
+
+
 def test_vaex_in_memory_keeps_nulls_when_some_chunks_have_none():
     """A NULL-able column whose first chunks have no NULL (groupby_q9 at 1e7: Vaex's
     ``ismissing`` gives such a chunk a scalar, which its evaluate could not join)."""
-    import subprocess
-
-    from tests.helpers import python_for
-
-    done = subprocess.run(
-        [python_for("vaex"), "-c", VAEX_NULLS_IN_ONE_CHUNK], capture_output=True, text=True
-    )
-    assert done.stdout.strip() == "ok", done.stderr[-2000:]
+    _vaex_script_prints_ok(VAEX_NULLS_IN_ONE_CHUNK)
