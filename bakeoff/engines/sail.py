@@ -138,6 +138,11 @@ class SailEngine(SparkEngine):
     def cannot_read(self, dataset: Dataset) -> str | None:
         return None  # local files, and s3:// through Sail's own object store
 
+    def to_arrow(self, materialized: Any) -> pa.Table:
+        """Arrow batches streamed from the server: no JVM heap for a read-back to leave behind
+        (the reason Spark's local driver reads back through Parquet)."""
+        return materialized.toArrow()
+
     def scan(self, dataset: Dataset, table: str | None = None) -> Any:
         """Spark's read, with a hive partition column cast to its type in the dataset's schema:
         Sail reads partition values as strings, where Spark infers their type."""
