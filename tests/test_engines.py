@@ -114,3 +114,29 @@ def test_vaex_in_memory_keeps_nulls_when_some_chunks_have_none():
     """A NULL-able column whose first chunks have no NULL (groupby_q9 at 1e7: Vaex's
     ``ismissing`` gives such a chunk a scalar, which its evaluate could not join)."""
     _vaex_script_prints_ok(VAEX_NULLS_IN_ONE_CHUNK)
+
+
+def test_spark_reads_a_result_back_through_parquet_as_toarrow_would(tmp_path):
+    """A local Spark driver reads results back through Parquet files in its scratch space (a
+    ``toArrow()`` of a large result slowed the samples that followed): the table must be the
+    one ``toArrow()`` gives, types, NULLs and row order included, and the files must go."""
+    from bakeoff.engines import create_engine
+    from bakeoff.engines.base import Resources
+
+    resources = Resources(cores=2, memory_bytes=2 * 1024**3, scratch_dir=tmp_path)
+    engine = create_engine("spark", resources=resources)
+    engine.start()
+    try:
+        frame = engine.session.sql(
+            "SELECT id, IF(id % 3 = 0, NULL, CAST(id AS STRING)) AS label, id / 7 AS ratio, "
+            "CAST(id AS DECIMAL(12, 2)) AS amount, "
+            "TIMESTAMP_NTZ '2024-01-01 00:00:00' + make_interval(0, 0, 0, 0, 0, 0, id) AS ts "
+            "FROM range(0, 50000, 1, 4) ORDER BY id DESC"
+        )
+        expected = frame.toArrow()
+        read = engine.to_arrow(frame)
+    finally:
+        engine.stop()
+    assert read.schema == expected.schema
+    assert read.equals(expected)
+    assert not list((tmp_path / "spark").glob("result-*"))
