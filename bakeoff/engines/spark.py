@@ -290,10 +290,10 @@ class SparkEngine(Engine):
     def to_arrow(self, materialized: Any) -> pa.Table:
         """A second, untimed execution of the same plan, read back through Parquet files.
 
-        ``toArrow()`` gathers the whole result in the driver's heap first, and the driver does
-        not give that back: after one ``toArrow()`` of join_q2's 9M rows a plain PySpark script's
-        next five runs took 2.88-3.21 s (median) against 2.05-2.18 s without it, and 2.17-2.24 s
-        after the same read-back through Parquet. The samples run in the process that validated.
+        ``toArrow()`` gathers the whole result in the driver first, and the runs after it are
+        slower: after one ``toArrow()`` of join_q2's 9M rows a plain PySpark script's next five
+        runs took 2.88-3.21 s (median) against 2.05-2.18 s without it, and 2.17-2.24 s after the
+        same read-back through Parquet. The samples run in the process that validated.
         """
         if self.connect or self.on_cluster:
             return materialized.toArrow()  # the files would be written where the driver runs
