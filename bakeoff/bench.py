@@ -30,6 +30,7 @@ from bakeoff import paths
 from bakeoff.commands import add_memory_cap_argument, factor_option
 from bakeoff.engines import ENGINE_NAMES, engine_class, variant_label
 from bakeoff.engines.base import option_variables
+from bakeoff.environments import BackgroundInstall
 from bakeoff.estimate import (
     EngineEstimate,
     asv_sample_seconds,
@@ -303,9 +304,10 @@ def asv(
     return process.returncode
 
 
-def prepare(args: argparse.Namespace) -> tuple[Path, dict[str, str]]:
+def prepare(args: argparse.Namespace, commit: str | None = None) -> tuple[Path, dict[str, str]]:
     """Data, references and the derived asv config for the chosen engines, scales and
-    workloads; the environment asv runs in. Shared by ``bench`` and ``continuous``."""
+    workloads; the environment asv runs in. Shared by ``bench`` and ``continuous``. With a
+    ``commit``, asv's environments get it installed meanwhile, in a background process."""
     choices = select_suite(args)
     repo = suite_repo(args)
     env = dict(
@@ -321,8 +323,18 @@ def prepare(args: argparse.Namespace) -> tuple[Path, dict[str, str]]:
     # The version is this command's to set, per pinned environment (engine_matrix): one left
     # in the shell would pin every other environment's engine to it.
     env.pop(VERSION_VARIABLE, None)
-    prepare_data(suite_scales(), suite_workloads())
     config = derived_config(repo, choices, repo / ".asv")
+    installing = (
+        BackgroundInstall(config, commit, env, repo / ".asv" / "install.log") if commit else None
+    )
+    try:
+        prepare_data(suite_scales(), suite_workloads())
+    except BaseException:
+        if installing is not None:
+            installing.stop()
+        raise
+    if installing is not None:
+        print(installing.wait(), flush=True)
     asv(config, "machine", "--yes", env=env, quiet=True)  # records this machine's facts
     return config, env
 
@@ -428,7 +440,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.dry_run:
         return 0
     began, wall_began = time.monotonic(), time.time()
-    config, env = prepare(args)
+    config, env = prepare(args, verify_commit(suite_repo(args), "HEAD"))
     data_s, first_line = time.monotonic() - began, log_lines(paths.run_log())
     run = ["run", "HEAD^!", "--record-samples", *selection(args, config)]
     if args.quick:
