@@ -55,11 +55,11 @@ SCALES_VARIABLE = "BAKEOFF_SCALES"
 TIMEOUT_VARIABLE = "BAKEOFF_TIMEOUT"
 WORKLOADS_VARIABLE = "BAKEOFF_WORKLOADS"
 DEFAULT_SCALES = "1e7"  # db-benchmark's smallest size; at 1e6 fixed overheads dominate
-# asv's samples per cell (its ``repeat``): 2 to 5, none started once 5 s have gone. Two at
+# asv's samples per cell (its ``repeat``): 2 to 5, none started once 3 s have gone. Two at
 # least, so an A/B always has a significance test; a cell of seconds is not sampled for half a
-# minute (asv's default of 20 s made samples the largest share of a catalogue run, and 10 s
-# still took five samples of a 2 s join, as long as its validated run and check together).
-SAMPLE_REPEAT: tuple[int, int, float] = (2, 5, 5.0)
+# minute (asv's default of 20 s made samples the largest share of a catalogue run; 5 s took a
+# third sample of a 2 s join, about 70 s of a five-engine catalogue's samples at 1e7).
+SAMPLE_REPEAT: tuple[int, int, float] = (2, 5, 3.0)
 # Seconds a workload may take, by the largest scale it applies to: db-benchmark's limits of
 # 10, 30 and 60 minutes at 1e7, 1e8 and 1e9 rows (and 60 minutes beyond).
 SCALE_TIMEOUTS_S: tuple[tuple[int, float], ...] = (
