@@ -17,9 +17,11 @@ import dataclasses
 import json
 import multiprocessing
 import os
+import shutil
 import subprocess
 import sys
 import time
+import uuid
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -27,6 +29,17 @@ import psutil
 from tqdm import tqdm
 
 from bakeoff import paths
+from bakeoff.cells import (
+    DEFAULT_SCALES,
+    ENGINE_VARIABLE,
+    HARNESS_ENVIRONMENT,
+    RUN_VARIABLE,
+    SCALES_VARIABLE,
+    WORKLOADS_VARIABLE,
+    peaks_dir,
+    suite_scales,
+    suite_workloads,
+)
 from bakeoff.commands import add_memory_cap_argument, factor_option
 from bakeoff.engines import ENGINE_NAMES, engine_class, variant_label
 from bakeoff.engines.base import option_variables
@@ -46,16 +59,7 @@ from bakeoff.redact import redact_text
 from bakeoff.reference import reference_answer
 from bakeoff.report.asvlog import LOG_NAME
 from bakeoff.runner import kill_children
-from bakeoff.suite import (
-    DEFAULT_SCALES,
-    ENGINE_VARIABLE,
-    HARNESS_ENVIRONMENT,
-    SCALES_VARIABLE,
-    WORKLOADS_VARIABLE,
-    check_environment,
-    suite_scales,
-    suite_workloads,
-)
+from bakeoff.suite import check_environment
 from datagen.cli import usable_dataset
 from datagen.dataset import DatasetSpec
 from shared.errors import InputError
@@ -313,6 +317,7 @@ def prepare(args: argparse.Namespace, commit: str | None = None) -> tuple[Path, 
     env = dict(
         os.environ,
         **{RUN_PID_VARIABLE: str(os.getpid())},  # the load sampler leaves this run's tree out
+        **{RUN_VARIABLE: uuid.uuid4().hex},  # names what this run's cells leave each other
         BAKEOFF_DATA_DIR=str(paths.data_root()),
         BAKEOFF_LOCAL_DATA_DIR=str(paths.data_dir()),
         BAKEOFF_RESULTS_DIR=str(paths.results_dir()),
@@ -430,6 +435,7 @@ def asv_results(config: Path) -> Path:
 def finish(config: Path, env: dict[str, str], args: argparse.Namespace) -> None:
     from bakeoff.report import write_report
 
+    shutil.rmtree(peaks_dir(env[RUN_VARIABLE]), ignore_errors=True)
     asv(config, "publish", env=env, quiet=True)
     report = write_report(paths.results_dir(), asv_results(config), ab_factor=args.ab_factor)
     print(f"report: {report}")

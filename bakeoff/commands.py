@@ -104,7 +104,7 @@ def kill_worker_option(text: str) -> str:
 @argument_type
 def timeout_option(text: str) -> float:
     """--timeout, in seconds, parsed as ``BAKEOFF_TIMEOUT`` is."""
-    from bakeoff.suite import parse_timeout
+    from bakeoff.cells import parse_timeout
 
     return parse_timeout(text, "--timeout")
 
@@ -144,8 +144,8 @@ def by_table(
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from bakeoff.cells import default_timeout
     from bakeoff.reference import reference_answer
-    from bakeoff.suite import default_timeout
     from bakeoff.supervisor import run_supervised
     from datagen import validate
     from datagen.cli import data_root, spec_from_args, usable_dataset

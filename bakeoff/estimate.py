@@ -22,9 +22,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from bakeoff.cells import DEFAULT_SCALES, SAMPLE_REPEAT
 from bakeoff.engines import engine_class
 from bakeoff.runner import Status, read_run_log
-from bakeoff.suite import DEFAULT_SCALES, SAMPLE_REPEAT
 from datagen.dataset import parse_rows
 from workloads import Unsupported, Workload, implementation
 

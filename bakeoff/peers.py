@@ -111,7 +111,7 @@ def peer_side(
 
 
 def _timeout(rows: int, samples: int) -> float:
-    from bakeoff.suite import default_timeout
+    from bakeoff.cells import default_timeout
 
     return default_timeout(rows) * (samples + 2)
 
@@ -280,7 +280,8 @@ def configure(sub: argparse._SubParsersAction) -> None:
 def sample(workload: str, rows: int, samples: int) -> None:
     """Side A in this process: the cell prepared and validated as under asv, then ``samples``
     warm samples timed around ``run_once`` alone, one JSON line each."""
-    from bakeoff.suite import PreparedWorkload, sample_timer
+    from bakeoff.cells import sample_timer
+    from bakeoff.suite import PreparedWorkload
 
     prepared = PreparedWorkload(workload, rows)
     try:

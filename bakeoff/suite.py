@@ -20,6 +20,14 @@ import time
 from collections.abc import Iterable
 
 from bakeoff import chaos, paths
+from bakeoff.cells import (
+    ENGINE_VARIABLE,
+    leave_out_of_sample,
+    record_peak,
+    suite_scales,
+    suite_timeout,
+    suite_workloads,
+)
 from bakeoff.engines import (
     ENGINE_NAMES,
     EngineOptions,
@@ -43,85 +51,10 @@ from bakeoff.runner import (
     run_workload,
 )
 from datagen.cli import locate, usable_dataset
-from datagen.dataset import Dataset, DatasetSpec, parse_rows
+from datagen.dataset import Dataset, DatasetSpec
 from shared.errors import InputError
 from shared.lifetime import watch_parent
-from shared.units import positive_number
-from workloads import Unsupported, Workload, get_workload, implementation, select_workloads
-
-ENGINE_VARIABLE = "BAKEOFF_ENGINE"
-HARNESS_ENVIRONMENT = "harness"  # the asv environment with no engine: the generator's
-SCALES_VARIABLE = "BAKEOFF_SCALES"
-TIMEOUT_VARIABLE = "BAKEOFF_TIMEOUT"
-WORKLOADS_VARIABLE = "BAKEOFF_WORKLOADS"
-DEFAULT_SCALES = "1e7"  # db-benchmark's smallest size; at 1e6 fixed overheads dominate
-# asv's samples per cell (its ``repeat``): 2 to 5, none started once 3 s have gone. Two at
-# least, so an A/B always has a significance test; a cell of seconds is not sampled for half a
-# minute (asv's default of 20 s made samples the largest share of a catalogue run; 5 s took a
-# third sample of a 2 s join, about 70 s of a five-engine catalogue's samples at 1e7).
-SAMPLE_REPEAT: tuple[int, int, float] = (2, 5, 3.0)
-# Seconds a workload may take, by the largest scale it applies to: db-benchmark's limits of
-# 10, 30 and 60 minutes at 1e7, 1e8 and 1e9 rows (and 60 minutes beyond).
-SCALE_TIMEOUTS_S: tuple[tuple[int, float], ...] = (
-    (10_000_000, 600.0),
-    (100_000_000, 1800.0),
-    (1_000_000_000, 3600.0),
-)
-
-
-_untimed_s = 0.0  # seconds inside timed samples that were not the sample's run (see below)
-
-
-def sample_timer() -> float:
-    """asv's clock for the timed samples (its ``timer``): wall time less what a sample spent on
-    a failed attempt, the cleanup after it and the log line about it, so that a sample re-run
-    after an engine error times one run, as every other sample does."""
-    return time.perf_counter() - _untimed_s
-
-
-def _leave_out_of_sample(seconds: float) -> None:
-    global _untimed_s
-    _untimed_s += seconds
-
-
-def suite_scales() -> list[int]:
-    """Row counts the suite runs at: ``BAKEOFF_SCALES``, comma-separated (``1e6,1e7``)."""
-    text = os.environ.get(SCALES_VARIABLE) or DEFAULT_SCALES
-    try:
-        scales = [parse_rows(part) for part in text.split(",") if part.strip()]
-    except ValueError as error:
-        raise InputError(str(error)) from None
-    if not scales or any(rows <= 0 for rows in scales):
-        raise InputError(f"scales must be positive row counts, not {text!r}")
-    return scales
-
-
-def suite_workloads() -> list[Workload]:
-    """Workloads the suite runs: ``BAKEOFF_WORKLOADS`` (names, families or all; default all)."""
-    return select_workloads([os.environ.get(WORKLOADS_VARIABLE) or "all"])
-
-
-def default_timeout(rows: int) -> float:
-    """The time limit of one workload at ``rows`` (see ``SCALE_TIMEOUTS_S``)."""
-    return next(
-        (seconds for most, seconds in SCALE_TIMEOUTS_S if rows <= most), SCALE_TIMEOUTS_S[-1][1]
-    )
-
-
-def parse_timeout(text: str, name: str = TIMEOUT_VARIABLE) -> float:
-    """A time limit in seconds: ``--timeout`` or ``BAKEOFF_TIMEOUT``."""
-    return positive_number(text, name, "seconds")
-
-
-def suite_timeout(rows: int | None = None) -> float:
-    """``BAKEOFF_TIMEOUT`` seconds if set, else the default at ``rows``; without ``rows``, the
-    largest limit of the suite's scales (asv's own backstop covers every scale)."""
-    text = os.environ.get(TIMEOUT_VARIABLE)
-    if text:
-        return parse_timeout(text)
-    if rows is None:
-        return max(default_timeout(scale) for scale in suite_scales())
-    return default_timeout(rows)
+from workloads import Unsupported, Workload, get_workload, implementation
 
 
 def check_environment(engines: Iterable[str]) -> None:
@@ -156,7 +89,11 @@ class PreparedWorkload:
     """A started engine, its dataset and one validated run of the workload on it."""
 
     def __init__(self, workload_name: str, rows: int) -> None:
-        engine_name, self.workload = check_cell(workload_name)
+        try:
+            engine_name, self.workload = check_cell(workload_name)
+        except NotImplementedError as reason:
+            record_peak(workload_name, rows, None, unsupported=str(reason))
+            raise
         watch_parent()  # asv's benchmark process: if asv dies, so do it and its engine
         self.query = implementation(engine_name, self.workload)
         self.dataset = usable_dataset(
@@ -183,8 +120,10 @@ class PreparedWorkload:
         if self.record.status != Status.OK:
             self.engine.stop()
             if self.record.status == Status.UNSUPPORTED:  # where the data is (Spark on S3)
+                record_peak(workload_name, rows, None, unsupported=self.record.detail)
                 raise NotImplementedError(self.record.detail)  # asv: skipped, with the reason
             raise RuntimeError(f"{self.record.status}: {self.record.detail}")
+        record_peak(workload_name, rows, self.record.peak_bytes)
 
     def before_sample(self) -> None:
         """Untimed: release what the last sample kept, drop the engine's reusable caches, and
@@ -213,7 +152,7 @@ class PreparedWorkload:
             first = error
         self.before_sample()
         self.samples -= 1  # the same sample, run again
-        _leave_out_of_sample(time.perf_counter() - began)
+        leave_out_of_sample(time.perf_counter() - began)
         try:
             self._materialized = self.engine.run(self.query, self.dataset, self._output)
         except Exception as second:
@@ -221,7 +160,7 @@ class PreparedWorkload:
             raise
         logging = time.perf_counter()
         self._record_retry(first, None)
-        _leave_out_of_sample(time.perf_counter() - logging)
+        leave_out_of_sample(time.perf_counter() - logging)
 
     def _status_of(self, error: Exception) -> Status:
         return Status.OUT_OF_MEMORY if self.engine.is_out_of_memory(error) else Status.ERROR

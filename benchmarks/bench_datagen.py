@@ -33,8 +33,8 @@ os.environ.setdefault("BAKEOFF_DATA_DIR", str(_REPO / "data"))
 import pyarrow as pa  # noqa: E402
 
 from bakeoff import paths  # noqa: E402
+from bakeoff.cells import ENGINE_VARIABLE, HARNESS_ENVIRONMENT  # noqa: E402
 from bakeoff.probe import TreeMemoryProbe  # noqa: E402
-from bakeoff.suite import ENGINE_VARIABLE, HARNESS_ENVIRONMENT  # noqa: E402
 from datagen import TABLES, build_chunk, ensure_dataset, plan_files  # noqa: E402
 from datagen.dataset import DatasetSpec, format_rows, parse_rows  # noqa: E402
 from datagen.table import Layout, layouts  # noqa: E402

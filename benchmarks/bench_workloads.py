@@ -5,8 +5,8 @@ Parameterized by workload and scale (``BAKEOFF_SCALES``, default 1e7 rows). For 
 the benchmark before anything is timed), then, before every sample, releases the previous
 sample's result and drops what the engine could reuse; ``teardown`` releases the sample's
 result. The timed function measures Parquet on disk to the full result computed, and nothing
-else. The peak is that validated run's, read back from the run log by a class of its own, so
-that asv's second process per cell does not start the engine and validate all over again.
+else. The peak is that validated run's, which the timing process leaves for a class of its
+own: asv's second process per cell neither starts the engine nor validates all over again.
 """
 
 import os
@@ -18,15 +18,13 @@ _REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("BAKEOFF_DATA_DIR", str(_REPO / "data"))
 os.environ.setdefault("BAKEOFF_RESULTS_DIR", str(_REPO / "results"))
 
-from bakeoff.suite import (  # noqa: E402
+from bakeoff.cells import (  # noqa: E402
     SAMPLE_REPEAT,
-    check_cell,
-    prepared_workload,
+    cell_peak,
     sample_timer,
     suite_scales,
     suite_timeout,
     suite_workloads,
-    validated_peak,
 )
 from workloads import FAMILIES, Workload  # noqa: E402
 
@@ -41,7 +39,10 @@ class _WorkloadFamily:
     timer = staticmethod(sample_timer)  # a sample re-run after an engine error times the re-run
 
     def setup(self, workload, rows):
-        # One engine session per process, reused by asv's per-sample setup calls.
+        # One engine session per process, reused by asv's per-sample setup calls; the harness
+        # is imported here, not with the module, which a peak cell's process imports too.
+        from bakeoff.suite import prepared_workload
+
         self.prepared = prepared_workload(workload, rows)
         self.prepared.before_sample()
 
@@ -54,17 +55,18 @@ class _WorkloadFamily:
 
 
 class _WorkloadFamilyMemory:
-    """The peak of each cell's validated run: no engine starts when the timing process's run
-    is in the log (the usual case)."""
+    """The peak of each cell's validated run, as the cell's timing process left it: no engine
+    starts and no harness is imported in the usual case (:func:`bakeoff.cells.cell_peak`)."""
 
     param_names = _WorkloadFamily.param_names
     timeout = _WorkloadFamily.timeout
 
     def setup(self, workload, rows):
-        check_cell(workload)  # skipped, as the timing is, where this engine does not answer
+        # skipped, as the timing is, where this engine does not answer
+        self.peak = cell_peak(workload, rows)
 
     def track_peak_tree_bytes(self, workload, rows):
-        return validated_peak(workload, rows)
+        return self.peak
 
     track_peak_tree_bytes.unit = "bytes"
 

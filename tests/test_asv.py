@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,10 @@ def test_asv_quick_runs_three_engine_environments(data_dir, tmp_path):
         timeout=1500,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    # the environments were installed beside the data, so asv built none itself
+    assert "engine environments installed in" in done.stdout
+    assert "Building " not in done.stdout
+    assert not any((results / ".peaks").glob("*"))  # what the cells left each other is gone
 
     files = [p for p in (results / "asv").rglob("*.json") if p.name != "machine.json"]
     by_engine = {}
@@ -111,3 +116,61 @@ def test_a_cell_without_an_answer_is_skipped_by_both_benchmarks(engine, workload
             if workload in benchmark.params[0]:
                 with pytest.raises(NotImplementedError):
                     benchmark().setup(workload, benchmark.params[1][0])
+
+
+def test_a_peak_cell_reads_what_its_timing_process_left_without_the_harness(tmp_path):
+    """asv runs a cell's peak in a process of its own, after the timing process: the peak
+    comes from the file the timing process left for this bench run, environment and commit,
+    with neither the harness's runtime nor the engine imported (an unanswered cell is skipped
+    the same way); a cell it left nothing for is not given another run's peak."""
+    from bakeoff.cells import RUN_VARIABLE, record_peak
+
+    env = dict(
+        os.environ,
+        BAKEOFF_ENGINE="duckdb",
+        BAKEOFF_RESULTS_DIR=str(tmp_path),
+        ASV_ENV_NAME="virtualenv-py3.11-BAKEOFF_ENGINEduckdb",
+        ASV_COMMIT="c" * 40,
+        **{RUN_VARIABLE: "this-run"},
+    )
+    saved = dict(os.environ)
+    try:
+        os.environ.update(env)
+        record_peak("groupby_q1", 10_000, 123_456_789)
+        record_peak("ml_m1_lib", 100, None, unsupported="no ML library")
+        os.environ[RUN_VARIABLE] = "another-run"
+        record_peak("groupby_q2", 10_000, 5)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    probe = textwrap.dedent(
+        """
+        import sys
+        import bench_workloads as b
+        peak = b.GroupByMemory()
+        peak.setup("groupby_q1", 10_000)
+        print(peak.track_peak_tree_bytes("groupby_q1", 10_000))
+        try:
+            b.MLMemory().setup("ml_m1_lib", 100)
+        except NotImplementedError as reason:
+            print("skipped:", reason)
+        from bakeoff.cells import recorded_peak
+        print(recorded_peak("groupby_q2", 10_000))  # left by another run
+        print(sorted(m for m in ("bakeoff.suite", "bakeoff.runner", "duckdb") if m in sys.modules))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=REPO / "benchmarks",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "123456789.0",
+        "skipped: no ML library",
+        "None",
+        "[]",
+    ]

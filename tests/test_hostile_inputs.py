@@ -12,11 +12,11 @@ import psutil
 import pytest
 
 from bakeoff import bench
+from bakeoff.cells import SCALES_VARIABLE, TIMEOUT_VARIABLE, WORKLOADS_VARIABLE
 from bakeoff.cli import main
 from bakeoff.engines.base import MEMORY_CAP_VARIABLE
 from bakeoff.redact import MASK, redact_text
 from bakeoff.runner import RunRecord
-from bakeoff.suite import SCALES_VARIABLE, TIMEOUT_VARIABLE, WORKLOADS_VARIABLE
 from tests.test_inputs import assert_refused
 
 REPO = Path(__file__).resolve().parents[1]

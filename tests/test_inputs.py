@@ -16,10 +16,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from bakeoff.cells import SCALES_VARIABLE, WORKLOADS_VARIABLE
 from bakeoff.cli import main
 from bakeoff.engines import is_installed
 from bakeoff.reference import METADATA_KEY, reference_answer, reference_path
-from bakeoff.suite import SCALES_VARIABLE, WORKLOADS_VARIABLE
 from datagen import TABLES, ensure_dataset
 from datagen.budget import disk_bytes
 from datagen.dataset import MANIFEST_NAME, Dataset, DatasetSpec
@@ -315,8 +315,8 @@ def test_a_full_disk_during_generation_is_one_line_and_leaves_nothing(small_disk
 def test_every_record_carries_its_limits(data_dir, tmp_path):
     """The time limit by scale (db-benchmark's 10 minutes up to 1e7 rows), the watchdog's
     memory limit (90% of RAM by default) and the run's memory cap, in every kind of record."""
+    from bakeoff.cells import default_timeout
     from bakeoff.runner import default_memory_limit
-    from bakeoff.suite import default_timeout
     from tests.helpers import run_engine
 
     assert [default_timeout(rows) for rows in (10**4, 10**7, 10**8, 10**9, 10**10)] == [

@@ -16,6 +16,7 @@ import pytest
 
 from bakeoff import load
 from bakeoff.bench import parse_engines
+from bakeoff.cells import HARNESS_ENVIRONMENT
 from bakeoff.estimate import (
     QUERY_S,
     WARM_SHARE,
@@ -31,7 +32,6 @@ from bakeoff.estimate import (
 from bakeoff.report import frontpage, sections, verdict
 from bakeoff.report.table import single_run_rows
 from bakeoff.runner import RunRecord, Status, run_workload
-from bakeoff.suite import HARNESS_ENVIRONMENT
 from workloads import get_workload
 
 BURN = "import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end: pass\n"

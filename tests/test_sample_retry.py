@@ -13,9 +13,10 @@ import time
 
 import pytest
 
+from bakeoff.cells import sample_timer
 from bakeoff.report.table import ASV, collect
 from bakeoff.runner import RunRecord, read_run_log
-from bakeoff.suite import PreparedWorkload, sample_timer
+from bakeoff.suite import PreparedWorkload
 from tests.report_fixture import DUCKDB, _fail_cell, clean_results
 
 FAILED_ATTEMPT_S = 0.4

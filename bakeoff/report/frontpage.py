@@ -12,13 +12,13 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+from bakeoff.cells import DEFAULT_SCALES
 from bakeoff.engines import catalogue_labels
 from bakeoff.report import sections, summary, verdict
 from bakeoff.report.page import Table, to_markdown
 from bakeoff.report.summary import Key
 from bakeoff.report.table import Row, engine_of
 from bakeoff.report.verdict import size
-from bakeoff.suite import DEFAULT_SCALES
 from datagen.dataset import format_rows, parse_rows
 from shared import atomic
 from workloads import get_workload

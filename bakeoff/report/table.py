@@ -24,11 +24,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from bakeoff.cells import ENGINE_VARIABLE
 from bakeoff.engines import ENGINE_NAMES, variant_label, variant_of
 from bakeoff.engines.base import option_variables
 from bakeoff.report.asvlog import Reasons, reason_for
 from bakeoff.runner import RunRecord, display_path, read_run_log
-from bakeoff.suite import ENGINE_VARIABLE
 from shared import atomic
 from workloads import Unsupported, all_workloads, implementation
 
