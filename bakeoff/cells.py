@@ -134,16 +134,14 @@ def recorded_peak(workload: str, rows: int) -> dict[str, Any] | None:
         return None
 
 
-def cell_peak(workload: str, rows: int) -> float:
-    """The tree peak of the cell's validated run, as its timing process left it; where it left
-    none (asv resumed, ``--bench`` chose only the peak, asv run by hand), the harness finds it
-    in the run log or prepares the cell (:func:`bakeoff.suite.validated_peak`).
-    NotImplementedError (asv: skipped) where the engine does not answer the cell."""
+def left_peak(workload: str, rows: int) -> float | None:
+    """The tree peak of the cell's validated run as its timing process left it, ``None`` where
+    it left none (asv resumed, ``--bench`` chose only the peak, asv run by hand: then the run
+    log has it, :func:`bakeoff.suite.validated_peak`). NotImplementedError (asv: skipped) where
+    the engine does not answer the cell."""
     left = recorded_peak(workload, rows)
     if left is None:
-        from bakeoff.suite import validated_peak
-
-        return validated_peak(workload, rows)
+        return None
     if left["unsupported"]:
         raise NotImplementedError(left["unsupported"])
     return float(left["peak_bytes"])
