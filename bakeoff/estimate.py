@@ -227,7 +227,8 @@ def split_text(
     """Where a bench's wall time went, from the records its cells added to the run log: the
     validated runs, reading their results back and validating them (the load's ``after``
     window), the load's ``before`` windows, asv's timed samples (``samples_s``, from its result
-    files) and the rest of asv's time (installs, asv's processes, engine starts)."""
+    files) and the rest of asv's time (its processes, engine starts, any install it made
+    itself). ``data_s`` includes the environments installed beside the data."""
     records = read_run_log(log, first_line).records
     runs = sum(r.wall_s or 0.0 for r in records)
     checks, before = (
@@ -236,11 +237,12 @@ def split_text(
     )
     rest = max(0.0, asv_s - runs - checks - before - (samples_s or 0.0))
     if samples_s is None:
-        sampled, rest_is = "", "installs, engine starts, asv's timed samples"
+        sampled, rest_is = "", "processes, engine starts, asv's timed samples"
     else:
-        sampled, rest_is = f"timed samples {duration(samples_s)}, ", "installs, processes, starts"
+        sampled, rest_is = f"timed samples {duration(samples_s)}, ", "processes, starts"
     return (
-        f"wall time {duration(data_s + asv_s)}: data and references {duration(data_s)}; asv "
+        f"wall time {duration(data_s + asv_s)}: data, references and environments "
+        f"{duration(data_s)}; asv "
         f"{duration(asv_s)} for {len(records)} cells: validated runs {duration(runs)}, reading "
         f"back and validating {duration(checks)}, load sampling {duration(before)}, {sampled}"
         f"the rest ({rest_is}) {duration(rest)}"

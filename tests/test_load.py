@@ -257,11 +257,12 @@ def test_the_estimate_takes_this_machines_own_runs_from_the_log(tmp_path):
     assert history == {("duckdb", "join_q1", 10_000_000): 60.0}
     logged = cell_seconds("duckdb", join, 10_000_000, history)
     warm, figure = WARM_SHARE["duckdb"], QUERY_S["duckdb"]["join"]
-    # the first run, and two warm samples of each (asv stops sampling once 3 s have gone)
-    assert logged - figures == pytest.approx(60.0 - figure + 2 * 60 * warm - 2 * figure * warm)
-    assert samples_seconds(60.0) == 120.0 and samples_seconds(0.1) == pytest.approx(0.5)
-    assert samples_seconds(1.2) == pytest.approx(3.6)  # the third starts at 2.4 s, within 3 s
-    assert samples_seconds(2.0) == 4.0  # a third would start at 4 s, past the 3 s budget
+    # the first run, and one warm sample of the logged minute where the figure's take three
+    assert logged - figures == pytest.approx(60.0 - figure + 60 * warm - 3 * figure * warm)
+    assert samples_seconds(60.0) == 60.0 and samples_seconds(0.1) == pytest.approx(0.3)
+    assert samples_seconds(4.0) == 12.0  # the third starts at 8 s, within the 10 s budget
+    assert samples_seconds(6.0) == 12.0  # a third would start at 12 s, past the budget
+    assert samples_seconds(10.0) == 10.0  # a cell of tens of seconds is sampled once
 
 
 def test_bench_dry_run_prints_the_estimate_and_runs_nothing(tmp_path):
@@ -300,7 +301,7 @@ def test_the_wall_time_split_comes_from_the_cells_records(tmp_path):
     with open(log, "a") as handle:
         handle.write(record.to_json() + "\n" + record.to_json() + "\n")
     text = split_text(60.0, 600.0, log, first_line=1)
-    assert "data and references 1 min 00 s" in text and "for 2 cells" in text
+    assert "data, references and environments 1 min 00 s" in text and "for 2 cells" in text
     assert "validated runs 3 min 00 s" in text and "validating 2 min 00 s" in text
     assert "load sampling 1 min 00 s" in text and "samples) 4 min 00 s" in text
 
