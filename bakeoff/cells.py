@@ -29,13 +29,13 @@ SCALES_VARIABLE = "BAKEOFF_SCALES"
 TIMEOUT_VARIABLE = "BAKEOFF_TIMEOUT"
 WORKLOADS_VARIABLE = "BAKEOFF_WORKLOADS"
 DEFAULT_SCALES = "1e7"  # db-benchmark's smallest size; at 1e6 fixed overheads dominate
-# asv's samples per cell (its ``repeat``): samples until 10 s have gone, at most three. A cell
-# under 5 s gets three, one of 5-10 s two, and one that takes tens of seconds one: at 1e7 that
-# is 21 of the catalogue's 147 cells, and 3.6 minutes of its 60 (docs/running.md has what one
-# sample costs in accuracy there: the first warm sample is 1.01-1.08 times the second, on
-# average over each engine's long cells). A cell of seconds is never sampled for half a minute,
-# as asv's default of 20 s did.
-SAMPLE_REPEAT: tuple[int, int, float] = (1, 3, 10.0)
+# asv's samples per cell (its ``repeat``): 2 to 5, none started once 3 s have gone. Two at
+# least, so an A/B always has a significance test; a cell of seconds is not sampled for half a
+# minute (asv's default of 20 s made samples the largest share of a catalogue run; 5 s took a
+# third sample of a 2 s join, about 70 s of a five-engine catalogue's samples at 1e7). One
+# sample for a cell of tens of seconds, at most three, until 10 s, was measured and left:
+# docs/running.md.
+SAMPLE_REPEAT: tuple[int, int, float] = (2, 5, 3.0)
 # Seconds a workload may take, by the largest scale it applies to: db-benchmark's limits of
 # 10, 30 and 60 minutes at 1e7, 1e8 and 1e9 rows (and 60 minutes beyond).
 SCALE_TIMEOUTS_S: tuple[tuple[int, float], ...] = (

@@ -33,7 +33,7 @@ class _WorkloadFamily:
     param_names: ClassVar[list[str]] = ["workload", "rows"]
     timeout = suite_timeout() + 300  # asv's own backstop, past the runner's watchdog
     number = 1  # one call is one full query; no batching
-    repeat = SAMPLE_REPEAT  # up to 3 samples, none started once 10 s have gone
+    repeat = SAMPLE_REPEAT  # 2 to 5 samples, none started once 3 s have gone
     rounds = 1  # each round restarts the engine: once is enough next to `repeat`
     warmup_time = 0  # setup's validated run is the warm-up
     timer = staticmethod(sample_timer)  # a sample re-run after an engine error times the re-run

@@ -257,12 +257,11 @@ def test_the_estimate_takes_this_machines_own_runs_from_the_log(tmp_path):
     assert history == {("duckdb", "join_q1", 10_000_000): 60.0}
     logged = cell_seconds("duckdb", join, 10_000_000, history)
     warm, figure = WARM_SHARE["duckdb"], QUERY_S["duckdb"]["join"]
-    # the first run, and one warm sample of the logged minute where the figure's take three
-    assert logged - figures == pytest.approx(60.0 - figure + 60 * warm - 3 * figure * warm)
-    assert samples_seconds(60.0) == 60.0 and samples_seconds(0.1) == pytest.approx(0.3)
-    assert samples_seconds(4.0) == 12.0  # the third starts at 8 s, within the 10 s budget
-    assert samples_seconds(6.0) == 12.0  # a third would start at 12 s, past the budget
-    assert samples_seconds(10.0) == 10.0  # a cell of tens of seconds is sampled once
+    # the first run, and two warm samples of each (asv stops sampling once 3 s have gone)
+    assert logged - figures == pytest.approx(60.0 - figure + 2 * 60 * warm - 2 * figure * warm)
+    assert samples_seconds(60.0) == 120.0 and samples_seconds(0.1) == pytest.approx(0.5)
+    assert samples_seconds(1.2) == pytest.approx(3.6)  # the third starts at 2.4 s, within 3 s
+    assert samples_seconds(2.0) == 4.0  # a third would start at 4 s, past the 3 s budget
 
 
 def test_bench_dry_run_prints_the_estimate_and_runs_nothing(tmp_path):
