@@ -18,7 +18,6 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.dataset as pds
@@ -27,7 +26,10 @@ from filelock import FileLock
 
 from bakeoff.validation import Digest, digest_table, normalize
 from datagen.dataset import Dataset
+from shared.lazy import lazy_import
 from workloads.spec import Workload
+
+pd = lazy_import("pandas")  # only where a reference is computed: not in asv's cell processes
 
 REFERENCE_MAX_ROWS = 10_000_000
 METADATA_KEY = b"bakeoff.reference"

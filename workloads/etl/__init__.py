@@ -31,10 +31,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import pandas as pd
-import pyarrow as pa
-
+from shared.lazy import lazy_import
 from workloads.spec import Workload
+
+# On first use: asv's per-cell processes import every question's spec, and most of them
+# neither compute a reference nor run this family.
+pd = lazy_import("pandas")
+pa = lazy_import("pyarrow")
 
 PARTITION_COLUMN = "date"
 CODEC = "snappy"

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import pandas as pd
-
+from shared.lazy import lazy_import
 from workloads.spec import Workload
+
+# On first use: asv's per-cell processes import every question's spec, and most of them
+# neither compute a reference nor run this family.
+pd = lazy_import("pandas")
 
 # Standard deviations and correlations come from moments, by different algorithms: online
 # (Welford) updates, two passes over the group, or plain sums of squares (Dask's groupby var,
