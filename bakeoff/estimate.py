@@ -13,13 +13,14 @@ and one more warm run where the engine computes the result again to hand it over
 
 from __future__ import annotations
 
+import json
 import statistics
 import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bakeoff.cells import DEFAULT_SCALES, SAMPLE_REPEAT
@@ -124,6 +125,13 @@ class EngineEstimate:
     engine: str
     cells: int
     seconds: float
+    # (workload, rows read) -> the cell's expected seconds: the progress bar weighs the cells
+    # done by what they were expected to take (a Spark cell costs several DuckDB cells)
+    by_cell: Mapping[tuple[str, int], float] = field(default_factory=dict)
+
+    def cell(self, workload: str, rows: int) -> float:
+        """The expected seconds of one of this engine's cells (the mean for one not known)."""
+        return self.by_cell.get((workload, rows), self.seconds / max(self.cells, 1))
 
 
 def estimate(
@@ -141,8 +149,8 @@ def estimate(
             for rows in scales
             if not isinstance(implementation(engine, workload), Unsupported)
         ]
-        seconds = sum(cell_seconds(engine, w, r, history) for w, r in cells)
-        found.append(EngineEstimate(engine, len(cells), seconds))
+        by_cell = {(w.name, w.suite_rows(r)): cell_seconds(engine, w, r, history) for w, r in cells}
+        found.append(EngineEstimate(engine, len(cells), sum(by_cell.values()), by_cell))
     return found
 
 
@@ -172,16 +180,56 @@ def log_lines(path: Path) -> int:
         return 0
 
 
+class CellsDone:
+    """The cells whose validated runs the run log gained since this was made, each weighed by
+    its expected seconds: read as the log grows, a line once, a line still being written
+    later."""
+
+    def __init__(self, log: Path, found: list[EngineEstimate]):
+        self.log, self.offset, self.count, self.expected_s = log, _size(log), 0, 0.0
+        # a record names the engine, not its variant (``polars[in-memory]``), which is
+        # estimated as its engine
+        self.by_engine = {e.engine.partition("[")[0]: e for e in found}
+        self.mean_s = sum(e.seconds for e in found) / max(sum(e.cells for e in found), 1)
+
+    def update(self) -> None:
+        try:
+            with open(self.log, "rb") as handle:
+                handle.seek(self.offset)
+                added = handle.read()
+        except OSError:
+            return
+        complete = added[: added.rfind(b"\n") + 1]
+        self.offset += len(complete)
+        for line in complete.splitlines():
+            self.count += 1
+            self.expected_s += self._expected(line)
+
+    def _expected(self, line: bytes) -> float:
+        try:
+            record = json.loads(line)
+            return self.by_engine[record["engine"]].cell(record["workload"], record["rows"])
+        except (ValueError, KeyError, TypeError):  # not a record, or an engine not estimated
+            return self.mean_s
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 @contextmanager
 def progress(log: Path, found: list[EngineEstimate], poll_s: float = 2.0) -> Iterator[None]:
     """A progress bar while asv runs: cells done (each cell's validated run adds one record to
-    the run log) of the cells expected, and the time left at the pace so far (the estimate
-    until the first cell is done)."""
+    the run log) of the cells expected, and the time left at the pace so far, the cells done
+    weighed by their estimates (the estimate itself until the first cell is done)."""
     from tqdm import tqdm
 
     total_cells = sum(e.cells for e in found)
     total_s = sum(e.seconds for e in found)
-    start_lines, stop = log_lines(log), threading.Event()
+    done, stop = CellsDone(log, found), threading.Event()
     bar = tqdm(
         total=total_cells,
         file=sys.stderr,
@@ -191,12 +239,12 @@ def progress(log: Path, found: list[EngineEstimate], poll_s: float = 2.0) -> Ite
     started = time.monotonic()
 
     def update() -> None:
-        done = min(total_cells, log_lines(log) - start_lines)
+        done.update()
         elapsed = time.monotonic() - started
-        expected_done = total_s * done / max(total_cells, 1)
-        pace = elapsed / expected_done if done else 1.0
-        left = max(0.0, (total_s - expected_done) * pace if done else total_s - elapsed)
-        bar.n = done
+        expected_done = min(done.expected_s, total_s)
+        pace = elapsed / expected_done if expected_done else 1.0
+        left = max(0.0, (total_s - expected_done) * pace if done.count else total_s - elapsed)
+        bar.n = min(done.count, total_cells)
         bar.set_postfix_str(f"~{duration(left)} left", refresh=False)
         bar.refresh()
 

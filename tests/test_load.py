@@ -20,6 +20,7 @@ from bakeoff.cells import HARNESS_ENVIRONMENT
 from bakeoff.estimate import (
     QUERY_S,
     WARM_SHARE,
+    CellsDone,
     EngineEstimate,
     asv_sample_seconds,
     cell_seconds,
@@ -289,6 +290,34 @@ def test_progress_counts_cells_from_the_run_log(tmp_path, capsys):
         time.sleep(0.3)
     err = capsys.readouterr().err
     assert "2/3 cells" in err and "left" in err
+
+
+def test_progress_weighs_the_cells_done_by_what_they_were_expected_to_take(tmp_path):
+    """A Spark cell costs several DuckDB cells: the pace, and so the time left, comes from the
+    expected seconds of the cells done, not their count. A line still being written waits."""
+    log = tmp_path / "runs.jsonl"
+    log.write_text("an earlier run\n")
+    cheap = {("groupby_q1", 1000): 5.0, ("groupby_q2", 1000): 15.0}
+    found = [
+        EngineEstimate("duckdb", 2, 20.0, cheap),
+        EngineEstimate("spark", 2, 180.0),
+        EngineEstimate("polars[in-memory]", 1, 7.0),
+    ]
+    mean = (20.0 + 180.0 + 7.0) / 5
+    done = CellsDone(log, found)
+    records = [_record("groupby_q1", False), _record("groupby_q9", False), _record("q", False)]
+    records[1].engine, records[2].engine = "spark", "polars"
+    with open(log, "a") as handle:
+        handle.write(
+            "".join(r.to_json() + "\n" for r in records) + 'not a record\n{"engine": "duck'
+        )
+    done.update()
+    assert done.count == 4
+    assert done.expected_s == pytest.approx(5.0 + 90.0 + 7.0 + mean)
+    with open(log, "a") as handle:
+        handle.write('db"}\n')
+    done.update()
+    assert done.count == 5 and done.expected_s == pytest.approx(5.0 + 90.0 + 7.0 + 2 * mean)
 
 
 def test_the_wall_time_split_comes_from_the_cells_records(tmp_path):
