@@ -33,13 +33,14 @@ FIGURES_SCALE = parse_rows(DEFAULT_SCALES)  # the scale the figures below were m
 # Seconds of one validated run (a fresh session's first), the mean over each family's questions
 # at the rows it reads at the default scale (ml: a 1e5-row share), on a 2-core, 23.5 GiB
 # machine with nothing else running: the first five engines' from one ``make bench`` of a fresh
-# clone (2026-12-04), the other five's from their catalogue run the same day.
+# clone at 4d471e8 (2026-12-06; the estimate then came within 0.6 min of each engine's asv time),
+# the other five's from their catalogue run of 2026-12-04.
 QUERY_S: dict[str, dict[str, float]] = {
-    "duckdb": {"groupby": 0.73, "join": 2.76, "window": 2.73, "ml": 0.26, "etl": 2.25},
-    "polars": {"groupby": 0.84, "join": 1.84, "window": 1.63, "ml": 0.17, "etl": 5.24},
-    "dask": {"groupby": 2.97, "join": 4.66, "window": 8.81, "ml": 1.41, "etl": 7.21},
-    "spark": {"groupby": 11.4, "join": 11.0, "window": 19.5, "ml": 13.2, "etl": 16.6},
-    "vaex": {"groupby": 3.89, "join": 8.53, "window": 13.3, "ml": 1.12, "etl": 9.66},
+    "duckdb": {"groupby": 0.55, "join": 1.84, "window": 1.92, "ml": 0.19, "etl": 1.90},
+    "polars": {"groupby": 0.54, "join": 1.09, "window": 1.34, "ml": 0.17, "etl": 3.29},
+    "dask": {"groupby": 2.51, "join": 3.45, "window": 7.97, "ml": 1.28, "etl": 5.99},
+    "spark": {"groupby": 10.0, "join": 10.3, "window": 17.1, "ml": 11.6, "etl": 14.8},
+    "vaex": {"groupby": 3.36, "join": 7.54, "window": 13.5, "ml": 1.10, "etl": 12.1},
     "pyarrow": {"groupby": 1.57, "join": 2.65, "window": 4.08, "ml": 0.17, "etl": 3.59},
     "datafusion": {"groupby": 0.60, "join": 1.02, "window": 3.28, "ml": 0.26, "etl": 4.74},
     "daft": {"groupby": 1.41, "join": 3.48, "window": 2.50, "ml": 0.26, "etl": 2.72},
@@ -47,13 +48,13 @@ QUERY_S: dict[str, dict[str, float]] = {
     "sail": {"groupby": 1.03, "join": 0.90, "window": 3.08, "ml": 0.70, "etl": 4.35},
 }
 # Seconds to read a result back and check it value by value, the mean per family at the same
-# rows (DuckDB's in that ``make bench``, whose read-back is a copy: a join's 9M-row result 11 s).
-CHECK_S: dict[str, float] = {"groupby": 1.21, "join": 11.0, "window": 2.92, "ml": 0.05, "etl": 5.35}
+# rows (DuckDB's in that ``make bench``, whose read-back is a copy: a join's 9M-row result 6 s).
+CHECK_S: dict[str, float] = {"groupby": 1.02, "join": 5.88, "window": 1.86, "ml": 0.03, "etl": 4.21}
 # Seconds to start a benchmark process's engine: Spark's JVM and first job, Dask's and Sail's
 # local cluster; the others start in their import.
 START_S: dict[str, float] = {"spark": 10.0, "sail": 3.0, "dask": 3.0}
 # A warm sample's seconds as a share of the validated (first) run's, the median over an engine's
-# cells in that ``make bench``: Spark's first run compiles its plans and warms its JVM.
+# cells in the ``make bench`` of 2026-12-04: Spark's first run compiles its plans and warms its JVM.
 WARM_SHARE: dict[str, float] = {
     "duckdb": 0.88,
     "polars": 0.73,
